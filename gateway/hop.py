@@ -1,0 +1,240 @@
+"""The host around the pure engine: one USSD hop in, one screen out.
+
+Per hop: route the service code to a flow, read everything in one MGET, let the engine decide,
+write everything in one Lua compare-and-set. Finished runs leave Redis through the outbox in
+that same write, so a completed answer is never only half-recorded.
+
+When a contact dials again while an earlier run in the same flow is still open:
+- updated more than `resume_window_seconds` ago: the old run is recorded as incomplete and a
+  fresh run starts;
+- within the window and at least one answer given: "Continue where you left off?";
+- within the window and nothing answered yet: the open run simply carries on at its step
+  (asking "continue?" about nothing would only waste a screen).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from redis.exceptions import RedisError
+
+from gateway.areas import AreaTree
+from gateway.channels.africastalking import UssdHop
+from gateway.crypto import encrypt_number
+from gateway.flows import engine
+from gateway.flows.engine import FlowData, RunState, Turn
+from gateway.flows.model import Flow
+from gateway.flows.render import Screen
+from gateway.flows.texts import SystemTexts
+from gateway.metrics import USSD_HOPS
+from gateway.phone import pseudonym
+from gateway.reports.reference import reference_for
+from gateway.sessions import (
+    Change,
+    Loaded,
+    SessionRecord,
+    SessionStore,
+    StoredRun,
+    finished_entry,
+    lang_key,
+)
+from gateway.ussd_text import Split, split_hop
+
+if TYPE_CHECKING:
+    from gateway.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "ussd"
+SAVE_ATTEMPTS = 3
+LANGUAGE_LOOKUP_SECONDS = 0.25
+
+
+class SessionConflict(RuntimeError):
+    """The hop lost the compare-and-set race on every attempt."""
+
+
+async def handle_hop(runtime: Runtime, hop: UssdHop, *, simulated: bool = False) -> Screen:
+    """The screen for this hop; raises redis errors when Redis is unreachable."""
+    settings = runtime.settings
+    flow_name = settings.ussd.routes.get(hop.service_code)
+    flow = runtime.flows.get(flow_name) if flow_name else None
+    if flow is None:
+        USSD_HOPS.labels(outcome="unavailable").inc()
+        return Screen(runtime.texts.text("unavailable", settings.languages.default), final=True)
+    contact = pseudonym(hop.phone, settings.secret_key)
+    store = SessionStore(
+        runtime.redis,
+        session_ttl=settings.ussd.session_ttl_seconds,
+        resume_window=settings.ussd.resume_window_seconds,
+    )
+    for _ in range(SAVE_ATTEMPTS):
+        loaded = await store.load(hop.session_id, contact, flow.name)
+        session = loaded.session
+        split = split_hop(session.text if session else None, hop.text)
+        if session is not None and (split.kind != "input" or session.final):
+            USSD_HOPS.labels(outcome="replay").inc()
+            return Screen(session.screen, final=session.final)  # nothing written
+        host = Host(
+            flow=flow,
+            texts=runtime.texts,
+            contact=contact,
+            now=time.time(),
+            window=settings.ussd.resume_window_seconds,
+            simulated=simulated,
+            areas=runtime.areas,
+            number=(
+                encrypt_number(hop.phone, settings.secret_key) if flow.kind == "report" else None
+            ),
+        )
+        screen, change = plan_hop(host, loaded, split, hop.text)
+        if await store.save(hop.session_id, contact, flow.name, loaded, change):
+            USSD_HOPS.labels(outcome="end" if screen.final else "continue").inc()
+            return screen
+    raise SessionConflict(f"session {hop.session_id} kept changing under us")
+
+
+async def citizen_language(runtime: Runtime, hop: UssdHop) -> str:
+    """Best effort, for the apology screen: the remembered language, else the default."""
+    default = runtime.settings.languages.default
+    contact = pseudonym(hop.phone, runtime.settings.secret_key)
+    try:
+        async with asyncio.timeout(LANGUAGE_LOOKUP_SECONDS):
+            raw = await runtime.redis.get(lang_key(contact))
+    except (RedisError, TimeoutError) as error:  # the apology must not fail too
+        log.warning("apology in the default language: %s", type(error).__name__)
+        return default
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", "replace")
+    return raw or default
+
+
+@dataclass
+class Host:
+    """Everything a hop needs besides what Redis held; `new_id` is replaceable in tests."""
+
+    flow: Flow
+    texts: SystemTexts
+    contact: str
+    now: float
+    window: int
+    simulated: bool = False
+    new_id: Callable[[], str] = field(default=lambda: uuid.uuid4().hex)
+    areas: AreaTree | None = None
+    number: str | None = None  # encrypted; report flows only, for the "report received" SMS
+
+    def data(self, run_id: str) -> FlowData:
+        """What the engine may show: area menus and, in a report flow, the run's reference."""
+        context = {"reference": reference_for(run_id)} if self.flow.kind == "report" else {}
+        return FlowData(areas=self.areas, channel=CHANNEL, context=context)
+
+
+def plan_hop(host: Host, loaded: Loaded, split: Split, text: str) -> tuple[Screen, Change]:
+    """Run the engine for this hop and say what to write (no I/O here)."""
+    acc = _Accumulator(host, loaded.run)
+    if split.kind == "start":
+        turn = acc.apply(_first_turn(host, loaded, acc))
+        inputs = split.inputs
+    else:
+        turn = acc.apply(_next_turn(host, loaded, split.inputs[0], acc))
+        inputs = ()
+    for one in inputs:
+        if turn.screen.final:
+            break
+        turn = acc.apply(engine.resume(
+            host.flow, host.texts, turn.state, one, fresh_run_id=host.new_id(),
+            data=host.data(turn.state.run_id)))
+    session = SessionRecord(text, turn.screen.text, turn.screen.final, turn.state.run_id)
+    return turn.screen, Change(
+        session=session,
+        run=acc.open_run(turn),
+        language=acc.language,
+        outbox=tuple(acc.outbox),
+    )
+
+
+def _first_turn(host: Host, loaded: Loaded, acc: _Accumulator) -> Turn:
+    run = loaded.run
+    if run is not None and host.now - run.updated_at > host.window:
+        acc.outbox.append(
+            finished_entry(run, host.contact, "incomplete", run.updated_at, number=host.number))
+        acc.forget_loaded()
+        run = None
+    if run is None or run.state.done:
+        acc.forget_loaded()
+        run_id = host.new_id()
+        return engine.start(
+            host.flow, host.texts, run_id=run_id, language=loaded.language, data=host.data(run_id))
+    data = host.data(run.state.run_id)
+    if run.state.answers:
+        return engine.offer_resume(host.flow, host.texts, run.state, data=data)
+    state = replace(run.state, page=0, attempts=0, pending=None)
+    screen = engine.render(host.flow, host.texts, state, data=data)
+    return Turn(state=state, screen=screen, events=())
+
+
+def _next_turn(host: Host, loaded: Loaded, text: str, acc: _Accumulator) -> Turn:
+    run, session = loaded.run, loaded.session
+    if run is None or session is None or run.state.run_id != session.run_id:
+        # The open run ended elsewhere (swept after the window): begin again, quietly.
+        acc.forget_loaded()
+        run_id = host.new_id()
+        return engine.start(
+            host.flow, host.texts, run_id=run_id, language=loaded.language, data=host.data(run_id))
+    return engine.resume(
+        host.flow, host.texts, run.state, text, fresh_run_id=host.new_id(),
+        data=host.data(run.state.run_id))
+
+
+class _Accumulator:
+    """Folds the engine's events into host bookkeeping: outbox entries, language, run fields."""
+
+    def __init__(self, host: Host, loaded_run: StoredRun | None) -> None:
+        self.host = host
+        self.loaded = loaded_run
+        self.outbox: list[str] = []
+        self.language: str | None = None
+
+    def forget_loaded(self) -> None:
+        self.loaded = None
+
+    def apply(self, turn: Turn) -> Turn:
+        for event in turn.events:
+            if isinstance(event, engine.LanguageChosen):
+                self.language = event.language
+            elif isinstance(event, engine.RunCompleted):
+                self.finish(event.state, "completed")
+            elif isinstance(event, engine.RunAbandoned):
+                status = "failed" if event.reason == "too_many_attempts" else "incomplete"
+                self.finish(event.state, status)
+        return turn
+
+    def finish(self, state: RunState, status: str) -> None:
+        run = self.stored(state)
+        self.outbox.append(
+            finished_entry(run, self.host.contact, status, self.host.now, number=self.host.number))
+
+    def stored(self, state: RunState) -> StoredRun:
+        """`state` with its host fields: carried over from Redis if it is the loaded run."""
+        loaded = self.loaded
+        if loaded is not None and loaded.state.run_id == state.run_id:
+            return replace(loaded, state=state, updated_at=self.host.now, hops=loaded.hops + 1)
+        return StoredRun(
+            state=state,
+            channel=CHANNEL,
+            started_at=self.host.now,
+            updated_at=self.host.now,
+            hops=1,
+            simulated=self.host.simulated,
+        )
+
+    def open_run(self, turn: Turn) -> StoredRun | None:
+        if turn.state.done:  # an END screen: the run left through the outbox
+            return None
+        return self.stored(turn.state)

@@ -1,0 +1,264 @@
+"""The Redis session store: one MGET to load a hop, one Lua compare-and-set to save it.
+
+Keys (see the design's "Redis keys"):
+  gw:ussd:{sessionId}         SessionRecord JSON, TTL session_ttl (what replay answers with)
+  gw:run:{pseudonym}:{flow}   StoredRun JSON: the contact's open run in that flow
+  gw:lang:{pseudonym}         remembered language, no TTL
+  gw:runs:deadline            ZSET "{pseudonym}:{flow}" -> updated_at + resume window
+  gw:runs:outbox              LIST of finished-run JSON, drained into SQL by the worker
+
+The save script compares the raw values read by the load, so two hops of one session racing
+each other cannot both apply: the loser reloads and then sees a replay or a stale hop.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, TypeVar
+
+from gateway.flows.engine import RunState
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+DEADLINES = "gw:runs:deadline"
+OUTBOX = "gw:runs:outbox"
+OUTBOX_PROCESSING = "gw:runs:outbox:processing"
+
+# KEYS: session, run, lang, deadlines, outbox
+# ARGV: 1 compare session? ("1"/"0"), 2 expected session ("" = absent), 3 expected run
+#       ("" = absent), 4 new session ("" = leave), 5 session ttl, 6 new run ("" = delete),
+#       7 run ttl, 8 language ("" = leave), 9 deadline member, 10 deadline score ("" = remove),
+#       11.. finished runs to push on the outbox
+SAVE_LUA = """
+local function same(key, expected)
+  local current = redis.call('GET', key)
+  if current == false then return expected == '' end
+  return current == expected
+end
+if ARGV[1] == '1' and not same(KEYS[1], ARGV[2]) then return 0 end
+if not same(KEYS[2], ARGV[3]) then return 0 end
+if ARGV[4] ~= '' then redis.call('SET', KEYS[1], ARGV[4], 'EX', ARGV[5]) end
+if ARGV[6] ~= '' then
+  redis.call('SET', KEYS[2], ARGV[6], 'EX', ARGV[7])
+else
+  redis.call('DEL', KEYS[2])
+end
+if ARGV[8] ~= '' then redis.call('SET', KEYS[3], ARGV[8]) end
+if ARGV[10] ~= '' then
+  redis.call('ZADD', KEYS[4], ARGV[10], ARGV[9])
+else
+  redis.call('ZREM', KEYS[4], ARGV[9])
+end
+for i = 11, #ARGV do redis.call('RPUSH', KEYS[5], ARGV[i]) end
+return 1
+"""
+
+
+def session_key(session_id: str) -> str:
+    return f"gw:ussd:{session_id}"
+
+
+def run_key(contact: str, flow: str) -> str:
+    return f"gw:run:{contact}:{flow}"
+
+
+def lang_key(contact: str) -> str:
+    return f"gw:lang:{contact}"
+
+
+def deadline_member(contact: str, flow: str) -> str:
+    return f"{contact}:{flow}"
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """What was last answered in one provider session."""
+
+    text: str
+    screen: str
+    final: bool
+    run_id: str | None
+
+    def to_json(self) -> str:
+        data = {"t": self.text, "s": self.screen, "e": int(self.final), "r": self.run_id}
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> SessionRecord:
+        data = json.loads(raw)
+        return cls(text=data["t"], screen=data["s"], final=bool(data["e"]), run_id=data["r"])
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """An open run: the engine's state plus the fields only the host knows."""
+
+    state: RunState
+    channel: str
+    started_at: float
+    updated_at: float
+    hops: int
+    simulated: bool = False
+
+    def to_json(self) -> str:
+        data = {
+            "s": json.loads(self.state.to_json()),
+            "c": self.channel,
+            "b": self.started_at,
+            "u": self.updated_at,
+            "n": self.hops,
+            "m": int(self.simulated),
+        }
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> StoredRun:
+        data = json.loads(raw)
+        return cls(
+            state=RunState.from_json(json.dumps(data["s"])),
+            channel=data["c"],
+            started_at=data["b"],
+            updated_at=data["u"],
+            hops=data["n"],
+            simulated=bool(data["m"]),
+        )
+
+
+def finished_entry(
+    run: StoredRun, contact: str, status: str, ended_at: float, *, number: str | None = None
+) -> str:
+    """The outbox JSON for a run that ended (what the worker writes as a FlowRun row).
+
+    `number`: the contact's encrypted number, for report flows (the "report received" SMS).
+    """
+    state = run.state
+    data: dict[str, Any] = {
+        "run_id": state.run_id,
+        "flow": state.flow,
+        "contact": contact,
+        "channel": run.channel,
+        "language": state.language,
+        "status": status,
+        "last_step": state.step,
+        "answers": dict(state.answers),
+        "hops": run.hops,
+        "started_at": run.started_at,
+        "ended_at": ended_at,
+        "simulated": run.simulated,
+    }
+    if number:
+        data["number_encrypted"] = number
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What one hop read; the raw values are what the save compares against."""
+
+    session_raw: bytes | None
+    run_raw: bytes | None
+    language: str | None
+
+    @cached_property
+    def session(self) -> SessionRecord | None:
+        return _readable(SessionRecord.from_json, self.session_raw)
+
+    @cached_property
+    def run(self) -> StoredRun | None:
+        return _readable(StoredRun.from_json, self.run_raw)
+
+
+@dataclass(frozen=True)
+class Change:
+    """What one hop writes. `run=None` closes the contact's open run in the flow."""
+
+    session: SessionRecord | None
+    run: StoredRun | None
+    language: str | None = None
+    outbox: tuple[str, ...] = ()
+
+
+class SessionStore:
+    """Load and save hops for one (session, contact, flow); the Redis client is passed in."""
+
+    def __init__(self, redis: Any, *, session_ttl: int, resume_window: int) -> None:
+        self._redis = redis
+        self._session_ttl = session_ttl
+        self._resume_window = resume_window
+        self._save = redis.register_script(SAVE_LUA)
+
+    async def load(self, session_id: str, contact: str, flow: str) -> Loaded:
+        raws = await self._redis.mget(
+            [session_key(session_id), run_key(contact, flow), lang_key(contact)]
+        )
+        return _loaded(raws)
+
+    async def save(
+        self, session_id: str, contact: str, flow: str, loaded: Loaded, change: Change
+    ) -> bool:
+        """Apply `change` if nothing changed since `loaded`; False means reload and retry."""
+        keys, args = save_call(
+            session_id, contact, flow, loaded, change,
+            session_ttl=self._session_ttl, resume_window=self._resume_window,
+        )
+        return bool(await self._save(keys=keys, args=args))
+
+
+def save_call(
+    session_id: str | None,
+    contact: str,
+    flow: str,
+    loaded: Loaded,
+    change: Change,
+    *,
+    session_ttl: int,
+    resume_window: int,
+) -> tuple[list[str], list[str | bytes | int]]:
+    """Keys and arguments of SAVE_LUA; shared by the async hop and the sync sweeper."""
+    keys = [
+        session_key(session_id or ""),
+        run_key(contact, flow),
+        lang_key(contact),
+        DEADLINES,
+        OUTBOX,
+    ]
+    run = change.run
+    args: list[str | bytes | int] = [
+        "1" if session_id is not None else "0",
+        loaded.session_raw or "",
+        loaded.run_raw or "",
+        change.session.to_json() if change.session else "",
+        session_ttl,
+        run.to_json() if run else "",
+        resume_window + 86400,
+        change.language or "",
+        deadline_member(contact, flow),
+        repr(run.updated_at + resume_window) if run else "",
+        *change.outbox,
+    ]
+    return keys, args
+
+
+def _readable(parse: Callable[[bytes], T], raw: bytes | None) -> T | None:
+    """An unreadable value (a bug, a manual edit) counts as absent: the hop overwrites it."""
+    if not raw:
+        return None
+    try:
+        return parse(raw)
+    except (ValueError, KeyError, TypeError):
+        log.error("sessions: unreadable value in Redis ignored")
+        return None
+
+
+def _loaded(raws: list[bytes | None]) -> Loaded:
+    session_raw, run_raw, lang = raws
+    return Loaded(
+        session_raw=session_raw,
+        run_raw=run_raw,
+        language=lang.decode() if isinstance(lang, bytes) else lang,
+    )

@@ -1,0 +1,172 @@
+"""`gateway worker`: the RQ worker (with its scheduler) plus the runs drain/sweep loop.
+
+The loop runs in a thread beside RQ's work loop: RQ owns the main thread's SIGTERM/SIGINT
+handling (warm shutdown), and when its loop returns the drain thread is told to stop and
+gets one last drain, so nothing finished is left waiting in Redis longer than necessary.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Worker
+from rq.exceptions import StopRequested
+from sqlalchemy import Engine
+
+from gateway.config import Settings
+from gateway.outbox import sweep_outbox
+from gateway.runs import drain_outbox, sweep_expired
+from gateway.sms.sessions import sweep_expired as sweep_expired_sms
+
+if TYPE_CHECKING:
+    from gateway.reports.service import Filing
+    from gateway.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+QUEUES = ["high", "default", "low"]  # in this order: replies to citizens go before bulk sends
+
+# RQ forks a work horse per job from the main thread. Were the drain/sweep thread inside an
+# import, SQLite or any other lock at that instant, the horse would inherit the lock held by a
+# thread it does not have, and hang the first time it needs it. So the thread does its work
+# holding FORK_GUARD, and a fork waits for it (os.register_at_fork in `main`).
+FORK_GUARD = threading.Lock()
+RESTART_PAUSE_SECONDS = 2.0
+
+
+def main(settings: Settings) -> int:
+    from gateway.runtime import build_runtime  # the CLI imports this module for every command
+
+    runtime = build_runtime(settings)
+    os.register_at_fork(
+        before=FORK_GUARD.acquire,
+        after_in_parent=FORK_GUARD.release,
+        after_in_child=FORK_GUARD.release,
+    )
+    stop = threading.Event()
+    loop = threading.Thread(
+        target=runs_loop,
+        name="runs-drain",
+        args=(runtime.redis_sync, runtime.engine, settings, stop),
+        kwargs={"reports": report_filing(runtime)},
+        daemon=True,
+    )
+    loop.start()
+    try:
+        work(runtime.redis_sync)
+    finally:
+        stop.set()
+        loop.join(timeout=10)
+        runtime.close_sync()
+    return 0
+
+
+class _Worker(Worker):
+    """RQ's worker, sharing `stopping` with `work`: set by SIGTERM/SIGINT, also by one that
+    came before RQ installed its own handlers (then the loop ends at its first turn)."""
+
+    def __init__(self, *args: Any, stopping: threading.Event, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.stopping = stopping
+
+    def request_stop(self, signum: Any, frame: Any) -> None:
+        self.stopping.set()
+        super().request_stop(signum, frame)
+
+    def check_for_suspension(self, burst: bool) -> None:
+        if self.stopping.is_set():
+            raise StopRequested()
+        super().check_for_suspension(burst)
+
+
+def work(redis_sync: Redis) -> None:
+    """RQ's work loop (with its scheduler) until SIGTERM/SIGINT.
+
+    RQ 3 leaves its loop on a Redis error outside waiting for a job (Redis restarted while a
+    job ran, say); the loop is then started again after a pause, instead of the worker exiting.
+    """
+    stopping = threading.Event()
+    while not stopping.is_set():
+        _catch_stop(stopping)  # until RQ installs its own handlers
+        try:
+            _Worker(QUEUES, connection=redis_sync, stopping=stopping).work(with_scheduler=True)
+        except RedisError as error:
+            log.warning("worker: Redis unavailable (%s)", type(error).__name__)
+        if stopping.is_set():
+            return
+        log.warning("worker: RQ's loop ended without a stop request; restarting it in %g s",
+                    RESTART_PAUSE_SECONDS)
+        _catch_stop(stopping)  # RQ's handlers would raise here
+        stopping.wait(RESTART_PAUSE_SECONDS)
+
+
+def _catch_stop(stopping: threading.Event) -> None:
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+
+
+def runs_loop(
+    redis_sync: Redis,
+    engine: Engine,
+    settings: Settings,
+    stop: threading.Event,
+    *,
+    reports: Filing | None = None,
+) -> None:
+    """Drain and sweep every `runs.drain_interval_seconds` until `stop` is set; then drain once.
+
+    The SMS outbox is swept (gateway.outbox.sweep_outbox) every `outbox.sweep_interval_seconds`.
+    """
+    interval = settings.runs.drain_interval_seconds
+    window = settings.ussd.resume_window_seconds
+    sms_ttl = settings.sms.session_ttl_seconds
+    next_sweep = 0.0
+    while not stop.is_set():
+        with FORK_GUARD:
+            run_once(redis_sync, engine, window, sms_ttl, reports=reports)
+            if time.monotonic() >= next_sweep:
+                sweep_once(redis_sync, engine, settings)
+                next_sweep = time.monotonic() + settings.outbox.sweep_interval_seconds
+        stop.wait(min(interval, settings.outbox.sweep_interval_seconds))
+    run_once(redis_sync, engine, window, sms_ttl, reports=reports)
+
+
+def run_once(
+    redis_sync: Redis,
+    engine: Engine,
+    window: int,
+    sms_ttl: int | None = None,
+    *,
+    reports: Filing | None = None,
+) -> None:
+    try:
+        sweep_expired(redis_sync, time.time(), window)
+        if sms_ttl is not None:  # SMS sessions past sms.session_ttl_seconds: incomplete
+            sweep_expired_sms(redis_sync, time.time(), sms_ttl)
+        drain_outbox(redis_sync, engine, reports=reports)
+    except Exception:  # keep the loop alive through Redis blips; the next tick retries
+        log.exception("runs: drain/sweep failed")
+
+
+def sweep_once(redis_sync: Redis, engine: Engine, settings: Settings) -> None:
+    try:
+        sweep_outbox(engine, redis_sync, settings)
+    except Exception:  # Redis or the database away: the next sweep retries
+        log.exception("outbox: sweep failed")
+
+
+def report_filing(runtime: Runtime) -> Filing:
+    """Finished runs of report flows become reports as they are drained (gateway.reports)."""
+    from gateway.areas import load_tree
+    from gateway.reports.service import Filing, ReportContext
+
+    settings = runtime.settings
+    context = ReportContext(settings, runtime.texts, load_tree(settings.reports.areas_file or None))
+    return Filing.of(context, runtime.flows)

@@ -1,0 +1,1 @@
+"""Tests of the flow engine, loader and checker (gateway/flows)."""

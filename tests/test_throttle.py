@@ -1,0 +1,78 @@
+"""The per-provider token bucket, against a real Redis."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from gateway.throttle import KEY, reserve, wait_for
+
+
+def test_a_full_bucket_grants_a_second_of_messages_without_waiting(redis_sync):
+    assert reserve(redis_sync, "twilio", 10, rate=10.0) == 0.0
+    wait = reserve(redis_sync, "twilio", 5, rate=10.0)
+    assert 0.45 <= wait <= 0.5  # five more tokens take half a second to accumulate
+
+
+def test_reservations_queue_up_at_the_rate(redis_sync):
+    waits = [reserve(redis_sync, "africastalking", 1, rate=100.0) for _ in range(300)]
+    assert waits[:99] == [0.0] * 99  # the burst: one second's worth
+    assert waits == sorted(waits)  # served in arrival order
+    assert waits[-1] == pytest.approx(2.0, abs=0.15)  # 200 over the burst at 100/s
+
+
+def test_providers_have_separate_buckets(redis_sync):
+    reserve(redis_sync, "twilio", 50, rate=10.0)
+    assert reserve(redis_sync, "africastalking", 50, rate=50.0) == 0.0
+
+
+def test_the_bucket_refills_with_time_and_its_key_expires_when_idle(redis_sync):
+    reserve(redis_sync, "twilio", 20, rate=20.0)
+    time.sleep(0.5)
+    assert reserve(redis_sync, "twilio", 10, rate=20.0) == pytest.approx(0.0, abs=0.05)
+    ttl_ms = redis_sync.pttl(KEY.format(provider="twilio"))
+    assert 0 < ttl_ms <= 2600  # an idle bucket is full again: nothing left to remember
+
+
+def test_many_workers_together_never_exceed_the_rate(redis_url, redis_sync):
+    import redis
+
+    rate, per_thread, threads = 50.0, 25, 4
+    sent_at: list[float] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        client = redis.Redis.from_url(redis_url)
+        for _ in range(per_thread):
+            wait_for(client, "africastalking", 1, rate=rate)
+            with lock:
+                sent_at.append(time.monotonic())
+        client.close()
+
+    start = time.monotonic()
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    elapsed = max(sent_at) - start
+    # 100 messages: 50 from the full bucket at once, 50 more at 50/s -> about one second
+    assert len(sent_at) == 100
+    assert 0.9 <= elapsed <= 1.6
+
+
+def test_nothing_is_taken_for_nothing(redis_sync):
+    assert reserve(redis_sync, "twilio", 0, rate=1.0) == 0.0
+    assert not redis_sync.exists(KEY.format(provider="twilio"))
+
+
+def test_unused_tokens_can_be_given_back_up_to_a_full_bucket(redis_sync):
+    from gateway.throttle import refund
+
+    reserve(redis_sync, "twilio", 10, rate=10.0)
+    refund(redis_sync, "twilio", 4, rate=10.0)
+    assert reserve(redis_sync, "twilio", 4, rate=10.0) == pytest.approx(0.0, abs=0.02)
+    refund(redis_sync, "twilio", 100, rate=10.0)
+    assert reserve(redis_sync, "twilio", 11, rate=10.0) == pytest.approx(0.1, abs=0.02)
