@@ -23,17 +23,20 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
 
 from gateway.areas import AreaTree
 from gateway.channels.africastalking import UssdHop
 from gateway.crypto import encrypt_number
 from gateway.flows import engine
 from gateway.flows.engine import FlowData, RunState, Turn
-from gateway.flows.model import Flow
+from gateway.flows.model import Flow, ReportLine
 from gateway.flows.render import Screen
 from gateway.flows.texts import SystemTexts
 from gateway.metrics import USSD_HOPS
 from gateway.phone import pseudonym
+from gateway.reports import mine
 from gateway.reports.reference import reference_for
 from gateway.sessions import (
     Change,
@@ -54,6 +57,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "ussd"
 SAVE_ATTEMPTS = 3
 LANGUAGE_LOOKUP_SECONDS = 0.25
+REPORTS_LOOKUP_SECONDS = 0.5  # "My reports" says "not available now" rather than wait longer
 
 
 class SessionConflict(RuntimeError):
@@ -74,6 +78,8 @@ async def handle_hop(runtime: Runtime, hop: UssdHop, *, simulated: bool = False)
         session_ttl=settings.ussd.session_ttl_seconds,
         resume_window=settings.ussd.resume_window_seconds,
     )
+    lines: tuple[ReportLine, ...] | None = None
+    lines_read = False
     for _ in range(SAVE_ATTEMPTS):
         loaded = await store.load(hop.session_id, contact, flow.name)
         session = loaded.session
@@ -81,6 +87,10 @@ async def handle_hop(runtime: Runtime, hop: UssdHop, *, simulated: bool = False)
         if session is not None and (split.kind != "input" or session.final):
             USSD_HOPS.labels(outcome="replay").inc()
             return Screen(session.screen, final=session.final)  # nothing written
+        if session is not None:
+            lines = session.reports
+        elif _lists_reports(flow) and not lines_read:
+            lines, lines_read = await own_reports(runtime, contact), True
         host = Host(
             flow=flow,
             texts=runtime.texts,
@@ -92,12 +102,29 @@ async def handle_hop(runtime: Runtime, hop: UssdHop, *, simulated: bool = False)
             number=(
                 encrypt_number(hop.phone, settings.secret_key) if flow.kind == "report" else None
             ),
+            reports=lines,
         )
         screen, change = plan_hop(host, loaded, split, hop.text)
         if await store.save(hop.session_id, contact, flow.name, loaded, change):
             USSD_HOPS.labels(outcome="end" if screen.final else "continue").inc()
             return screen
     raise SessionConflict(f"session {hop.session_id} kept changing under us")
+
+
+def _lists_reports(flow: Flow) -> bool:
+    return any(step.type == "reports" for step in flow.steps.values())
+
+
+async def own_reports(runtime: Runtime, contact: str) -> tuple[ReportLine, ...] | None:
+    """The citizen's reports for "My reports" (one SQL read, in a thread), None if not now."""
+    days = runtime.settings.reports.reopen_days
+    try:
+        async with asyncio.timeout(REPORTS_LOOKUP_SECONDS):
+            return await run_in_threadpool(
+                mine.read_lines, runtime.engine, contact, reopen_days=days)
+    except (SQLAlchemyError, TimeoutError) as error:  # the rest of the flow still works
+        log.warning("my reports unavailable: %s", type(error).__name__)
+        return None
 
 
 async def citizen_language(runtime: Runtime, hop: UssdHop) -> str:
@@ -128,11 +155,13 @@ class Host:
     new_id: Callable[[], str] = field(default=lambda: uuid.uuid4().hex)
     areas: AreaTree | None = None
     number: str | None = None  # encrypted; report flows only, for the "report received" SMS
+    reports: tuple[ReportLine, ...] | None = None  # the citizen's own, for "My reports"
 
     def data(self, run_id: str) -> FlowData:
-        """What the engine may show: area menus and, in a report flow, the run's reference."""
+        """What the engine may show: area menus, "My reports" and, in a report flow, the run's
+        reference."""
         context = {"reference": reference_for(run_id)} if self.flow.kind == "report" else {}
-        return FlowData(areas=self.areas, channel=CHANNEL, context=context)
+        return FlowData(areas=self.areas, channel=CHANNEL, context=context, reports=self.reports)
 
 
 def plan_hop(host: Host, loaded: Loaded, split: Split, text: str) -> tuple[Screen, Change]:
@@ -150,7 +179,8 @@ def plan_hop(host: Host, loaded: Loaded, split: Split, text: str) -> tuple[Scree
         turn = acc.apply(engine.resume(
             host.flow, host.texts, turn.state, one, fresh_run_id=host.new_id(),
             data=host.data(turn.state.run_id)))
-    session = SessionRecord(text, turn.screen.text, turn.screen.final, turn.state.run_id)
+    session = SessionRecord(
+        text, turn.screen.text, turn.screen.final, turn.state.run_id, reports=host.reports)
     return turn.screen, Change(
         session=session,
         run=acc.open_run(turn),

@@ -21,6 +21,7 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 from gateway.flows.engine import RunState
+from gateway.flows.model import ReportLine
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -83,15 +84,43 @@ class SessionRecord:
     screen: str
     final: bool
     run_id: str | None
+    # a report flow's "My reports" lines, read from SQL on the session's first hop only
+    reports: tuple[ReportLine, ...] | None = None
 
     def to_json(self) -> str:
-        data = {"t": self.text, "s": self.screen, "e": int(self.final), "r": self.run_id}
+        data: dict[str, Any] = {
+            "t": self.text, "s": self.screen, "e": int(self.final), "r": self.run_id
+        }
+        if self.reports is not None:
+            data["x"] = [
+                [li.reference, li.category, li.ward, li.status, li.note, int(li.reopenable)]
+                for li in self.reports
+            ]
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> SessionRecord:
         data = json.loads(raw)
-        return cls(text=data["t"], screen=data["s"], final=bool(data["e"]), run_id=data["r"])
+        return cls(
+            text=data["t"],
+            screen=data["s"],
+            final=bool(data["e"]),
+            run_id=data["r"],
+            reports=_report_lines(data.get("x")),
+        )
+
+
+def _report_lines(data: object) -> tuple[ReportLine, ...] | None:
+    """What `SessionRecord.to_json` wrote, or None (the menu then says "not available")."""
+    if not isinstance(data, list):
+        return None
+    try:
+        return tuple(
+            ReportLine(str(ref), str(category), str(ward), str(status), str(note), bool(reopen))
+            for ref, category, ward, status, note, reopen in data
+        )
+    except (TypeError, ValueError):
+        return None
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from gateway.areas import AreaTree, load_tree
-from gateway.flows import engine
+from gateway.flows import engine, own_reports
 from gateway.flows import render as layout
 from gateway.flows.loader import (
     FlowError,
@@ -23,13 +23,22 @@ from gateway.flows.loader import (
     parse_flow,
     read_toml,
 )
-from gateway.flows.model import MENU_TYPES, STEP_TYPES, Flow, Range, Route, Step, Texts
+from gateway.flows.model import (
+    MENU_TYPES,
+    STEP_TYPES,
+    Flow,
+    Range,
+    ReportLine,
+    Route,
+    Step,
+    Texts,
+)
 from gateway.flows.pagination import LIMIT, MAX_OPTIONS, PaginationError
 from gateway.flows.source import SourceMap
 from gateway.flows.texts import SYSTEM_TEXTS, SystemTexts, placeholders, read_system_texts
 
 SYSTEM_FILE = "_system.toml"
-SYSTEM_ENDS = ("too_many_attempts", "unavailable", "apology")
+SYSTEM_ENDS = ("too_many_attempts", "unavailable", "apology", "reports_unavailable")
 AREA_LABEL = 24  # the longest area label quoted, as gateway/areas/README.md asks
 REPORT_CONTEXT = ("reference",)  # what a host passes to a `kind = "report"` flow
 REFERENCE_SIZE = 7  # "R-7K3QX"
@@ -144,6 +153,8 @@ def check_flow(
         checker.screens(texts)
         if any(step.type == "area" for step in flow.steps.values()):
             checker.area_screens(texts, areas if areas is not None else load_tree(None))
+        if any(step.type == "reports" for step in flow.steps.values()):
+            checker.reports_screens(texts, areas if areas is not None else load_tree(None))
     return checker.problems
 
 
@@ -185,7 +196,8 @@ class _FlowChecker:
         start = self.flow.start
         if start is None:
             return
-        seen, todo = {start}, [start]
+        seen = {start, *(s for s in self.flow.entry.values() if s in self.flow.steps)}
+        todo = list(seen)
         while todo:
             for target in self.flow.steps[todo.pop()].targets():
                 if target in self.flow.steps and target not in seen:
@@ -285,7 +297,7 @@ class _FlowChecker:
         for language in self.flow.languages:
             worst = self.worst_quotes(texts, language)
             for step in self.flow.steps.values():
-                if step.type in STEP_TYPES and step.type != "area":
+                if step.type in STEP_TYPES and step.type not in ("area", "reports"):
                     self.screen(texts, step, language, worst)
 
     def area_screens(self, texts: SystemTexts, areas: AreaTree) -> None:
@@ -311,6 +323,45 @@ class _FlowChecker:
                         under = parent or "the top"
                         where = f'step "{step.id}" ({language}) under "{under}"'
                         self.add(self.at(step, "prompts"), f"{where}: {error}")
+
+    def reports_screens(self, texts: SystemTexts, areas: AreaTree) -> None:
+        """A reports step: its list, a resolved report's detail with the reopen menu, its END
+        screens, laid out with the longest category, ward name, status and note."""
+        for step in self.flow.steps.values():
+            if step.type != "reports":
+                continue
+            if self.flow.kind != "report":
+                self.add(self.at(step), f'step "{step.id}": only a report flow lists reports')
+                continue
+            for language in self.flow.languages:
+                where = f'step "{step.id}" ({language})'
+                line = self.worst_report(texts, language, areas)
+                data = engine.FlowData(areas=areas, reports=(line,) * MAX_OPTIONS)
+                for pick in ("", line.reference):
+                    state = engine.RunState("check", self.flow.name, step.id, language, pick=pick)
+                    shown = engine.shown_step(self.flow, step, state, data, texts)
+                    try:
+                        layout.pages(self.flow, texts, shown, language, {})
+                    except PaginationError as error:
+                        self.add(self.at(step, "prompts"), f"{where}: {error}")
+                empty = own_reports.final_text(self.flow, texts, step, language, (), "", None)
+                if len(empty) > LIMIT:
+                    self.add(self.at(step, "prompts"),
+                             f"{where}: the empty list's screen is {len(empty)} characters, "
+                             f"over the limit of {LIMIT}")
+
+    def worst_report(self, texts: SystemTexts, language: str, areas: AreaTree) -> ReportLine:
+        """A report line whose labels are the longest this flow can show in `language`."""
+        categories = [o.value for s in self.flow.producers(own_reports.CATEGORY_KEY)
+                      for o in s.options] or ["X" * AREA_LABEL]
+        category = max(categories, key=lambda code: len(
+            layout.quote(self.flow, texts, own_reports.CATEGORY_KEY, code, language)))
+        statuses = ("submitted", "acknowledged", "in_progress", "resolved", "closed", "rejected")
+        status = max(statuses, key=lambda name: len(
+            own_reports.status_name(self.flow, texts, name, language)))
+        ward = max((a for a in areas if a.level == "ward"), key=lambda a: len(a.label)).code
+        return ReportLine("R-" + "X" * (REFERENCE_SIZE - 2), category, ward, status,
+                          note="X" * own_reports.NOTE_ROOM, reopenable=True)
 
     def screen(self, texts: SystemTexts, step: Step, language: str, worst: dict[str, str]) -> None:
         where = f'step "{step.id}" ({language})'

@@ -15,9 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from gateway.flows import own_reports
 from gateway.flows import render as layout
 from gateway.flows.inputs import INPUTS, Accepted, Rejected, Spec, parse_choice
-from gateway.flows.model import Flow, Option, Step
+from gateway.flows.model import Flow, Option, ReportLine, Step
 from gateway.flows.pagination import LIMIT
 from gateway.flows.render import Screen
 from gateway.flows.texts import SystemTexts
@@ -31,11 +32,16 @@ MATCH = "?"  # RunState.area prefix: the "Did you mean" choice of typed place na
 
 @dataclass(frozen=True)
 class FlowData:
-    """What the host lends the engine: the area tree, its channel, values such as `{reference}`."""
+    """What the host lends the engine: the area tree, its channel, values such as `{reference}`.
+
+    `reports` are the citizen's own reports for a `reports` step, newest first; None when
+    the host could not read them (the step then says "not available now").
+    """
 
     areas: AreaTree | None = None
     channel: str = "ussd"  # picks a step's `max_length = { ussd = 60, sms = 500 }`
     context: Mapping[str, str] = field(default_factory=dict)
+    reports: tuple[ReportLine, ...] | None = None
 
 
 NO_DATA = FlowData()
@@ -53,6 +59,7 @@ class RunState:
     pending: str | None = None  # "resume" while continue/start-again is on screen
     done: bool = False
     area: str = ""  # an area step: the area whose children are listed ("" = the top level)
+    pick: str = ""  # a reports step: the reference of the report picked from the list
 
     def to_json(self) -> str:
         """Compact: stored in Redis for every open run (demo flows stay well under 400 bytes)."""
@@ -73,6 +80,8 @@ class RunState:
             data["d"] = 1
         if self.area:
             data["w"] = self.area
+        if self.pick:
+            data["k"] = self.pick
         return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
     @classmethod
@@ -91,13 +100,14 @@ class RunState:
                 pending=data.get("r"),
                 done=bool(data.get("d", 0)),
                 area=data.get("w", ""),
+                pick=data.get("k", ""),
             )
         except (TypeError, KeyError, ValueError) as error:
             raise ValueError(f"not a run state: {error}") from None
         texts = (state.run_id, state.flow, state.step, state.language)
         if not all(isinstance(text, str) for text in texts) or not isinstance(state.answers, dict):
             raise ValueError("not a run state: wrong field types")
-        if not isinstance(state.area, str):
+        if not isinstance(state.area, str) or not isinstance(state.pick, str):
             raise ValueError("not a run state: wrong field types")
         return state
 
@@ -150,7 +160,7 @@ def start(
 ) -> Turn:
     """A new run. A remembered `language` (if the flow speaks it) skips a leading picker."""
     known = language if language in flow.languages else None
-    first = flow.start
+    first = flow.first_step(data.channel)
     if first is None:
         raise FlowBroken(f'flow "{flow.name}" has no steps')
     state = RunState(run_id, flow.name, first, known or flow.default_language)
@@ -178,12 +188,14 @@ def resume(
         return _restart(flow, texts, state, "flow_changed", fresh_run_id, limit, data)
     if state.pending == "resume":
         return _answer_resume(flow, texts, state, text, fresh_run_id, limit, data)
-    step = shown_step(flow, flow.steps[state.step], state, data)
+    step = shown_step(flow, flow.steps[state.step], state, data, texts)
     moved = _navigate(flow, texts, state, step, text.strip(), limit, data)
     if moved is not None:
         return Turn(moved, render(flow, texts, moved, limit=limit, data=data))
     if step.type == "choice" and flow.steps[state.step].type == "area":
         return _answer_area(flow, texts, state, step, text, limit, data)
+    if step.type == "choice" and flow.steps[state.step].type == "reports":
+        return _answer_reports(flow, texts, state, step, text, limit, data)
     parsed = INPUTS[step.type].parse(text, layout.spec(flow, texts, step, state.language))
     if isinstance(parsed, Rejected):
         return _reject(flow, texts, state, parsed, limit, data)
@@ -234,7 +246,13 @@ def render(
     """The screen for a state as it stands (the same state always gives the same screen)."""
     if state.pending == "resume":
         return layout.resume_screen(flow, texts, state.language, error, limit)
-    step = shown_step(flow, flow.steps[state.step], state, data)
+    own = flow.steps[state.step]
+    if own.type == "reports" and (state.done or not data.reports):
+        if state.attempts < flow.max_attempts:  # a report's detail, or no list to show
+            text = own_reports.final_text(
+                flow, texts, own, state.language, data.reports, state.pick, data.areas)
+            return Screen(layout.clip(text, limit), True)
+    step = shown_step(flow, own, state, data, texts)
     if state.done and step.type != "end":
         return layout.end_screen(flow, texts, "too_many_attempts", state.language, limit)
     answers = {**data.context, **state.answers} if step.type == "end" else dict(state.answers)
@@ -245,10 +263,19 @@ def render(
     return layout.step_screen(flow, texts, step, state.language, answers, state.page, error, limit)
 
 
-def shown_step(flow: Flow, step: Step, state: RunState, data: FlowData) -> Step:
-    """The step as this channel and run see it: an area step becomes the menu of one level."""
+def shown_step(
+    flow: Flow, step: Step, state: RunState, data: FlowData, texts: SystemTexts | None = None
+) -> Step:
+    """The step as this channel and run see it: an area step becomes the menu of one level,
+    a reports step the menu of the citizen's reports (its labels need `texts`)."""
     if step.type == "text" and data.channel in step.channel_max_length:
         return replace(step, max_length=step.channel_max_length[data.channel])
+    if step.type == "reports":
+        if texts is None:
+            raise FlowBroken(f'step "{step.id}" lists reports: the system texts are needed')
+        picked = own_reports.find(data.reports, state.pick) if state.pick else None
+        return own_reports.as_menu(
+            flow, texts, step, state.language, data.reports or (), picked, data.areas)
     if step.type != "area":
         return step
     if data.areas is None:
@@ -303,6 +330,45 @@ def _answer_area(
     return _save(flow, texts, replace(state, area=""), step, code, limit, data)
 
 
+def _answer_reports(
+    flow: Flow,
+    texts: SystemTexts,
+    state: RunState,
+    shown: Step,
+    text: str,
+    limit: int,
+    data: FlowData,
+) -> Turn:
+    """A report picked from the list, or what to do with it: reopen it, or go back."""
+    step = flow.steps[state.step]
+    parsed = parse_choice(text, layout.spec(flow, texts, shown, state.language))
+    if isinstance(parsed, Rejected):
+        return _reject(flow, texts, state, parsed, limit, data)
+    value = str(parsed.value)
+    if not state.pick:
+        line = own_reports.find(data.reports, value)
+        if line is not None and line.reopenable:
+            asking = replace(state, pick=value, page=0, attempts=0)
+            return Turn(asking, render(flow, texts, asking, limit=limit, data=data))
+        answers = {**state.answers, str(step.result): value} if step.result else state.answers
+        shown_detail = replace(state, pick=value, answers=answers, done=True, attempts=0)
+        events: tuple[Event, ...] = (RunCompleted(shown_detail),)
+        if step.result:
+            events = (AnswerRecorded(step.result, value, step.id), *events)
+        return Turn(shown_detail, render(flow, texts, shown_detail, limit=limit, data=data), events)
+    if value == own_reports.BACK:
+        listing = replace(state, pick="", page=0, attempts=0)
+        return Turn(listing, render(flow, texts, listing, limit=limit, data=data))
+    answers = dict(state.answers)
+    recorded: tuple[Event, ...] = (AnswerRecorded(own_reports.REOPEN, "yes", step.id),)
+    if step.result:
+        answers[step.result] = state.pick
+        recorded = (AnswerRecorded(step.result, state.pick, step.id), *recorded)
+    answers[own_reports.REOPEN] = "yes"
+    moved = replace(state, answers=answers, pick="")
+    return _enter(flow, texts, moved, step.next_step(answers), recorded, limit, data)
+
+
 def _typed_place(areas: AreaTree, reply: str, levels: tuple[str, ...]) -> list[str]:
     """Codes of the places a typed name may mean: wards first, then districts, then regions."""
     for level in reversed(levels):
@@ -323,8 +389,10 @@ def _enter(
 ) -> Turn:
     if step_id is None or step_id not in flow.steps:
         raise FlowBroken(f'step "{state.step}" leads to no known step ({step_id!r})')
-    entered = replace(state, step=step_id, page=0, attempts=0, area="")
-    if flow.steps[step_id].type == "end":
+    entered = replace(state, step=step_id, page=0, attempts=0, area="", pick="")
+    if flow.steps[step_id].type == "end" or (
+        flow.steps[step_id].type == "reports" and not data.reports
+    ):  # an end step, or "My reports" with nothing to list: the END screen says so
         entered = replace(entered, done=True)
         events += (RunCompleted(entered),)
     return Turn(entered, render(flow, texts, entered, limit=limit, data=data), events)

@@ -28,9 +28,12 @@ from gateway.flows.model import (
 from gateway.flows.pagination import MAX_OPTIONS
 from gateway.flows.source import SourceMap
 
-FLOW_KEYS = ("name", "title", "languages", "default_language", "max_attempts", "kind")
+FLOW_KEYS = ("name", "title", "languages", "default_language", "max_attempts", "kind", "entry")
 FLOW_KINDS = ("survey", "report")
 AREA_LEVELS = ("region", "district", "ward")
+# a reports step's texts: the list's header, no reports yet, the question under a resolved
+# report's detail, and the label of the option that reopens it
+REPORTS_PROMPTS = ("list", "empty", "reopen", "reopen_option")
 CHANNELS = ("ussd", "sms")
 STEP_KEYS: dict[str, tuple[str, ...]] = {
     "choice": ("result", "prompt", "options", "next", "routes"),
@@ -39,6 +42,7 @@ STEP_KEYS: dict[str, tuple[str, ...]] = {
     "yesno": ("result", "prompt", "next", "routes"),
     "language": ("prompt", "next", "routes"),
     "area": ("result", "prompts", "levels", "next", "routes"),
+    "reports": ("result", "prompts", "next", "routes"),
     "end": ("text",),
 }
 ANY_STEP_KEY = frozenset(key for keys in STEP_KEYS.values() for key in keys) | {"type"}
@@ -168,7 +172,23 @@ class _Parser:
             self.problem(("flow",), "kind", f"[flow] kind must be one of {', '.join(FLOW_KINDS)}")
             kind = "survey"
         steps = self.steps(data.get("steps"))
-        return Flow(name, title, languages or (default,), default, steps, attempts, kind)
+        entry = self.entry(head, steps)
+        return Flow(name, title, languages or (default,), default, steps, attempts, kind, entry)
+
+    def entry(self, head: dict[str, Any], steps: dict[str, Step]) -> dict[str, str]:
+        """`entry = { sms = "category" }`: where a channel enters (default: the first step)."""
+        value = head.get("entry", {})
+        if isinstance(value, dict) and all(
+            channel in CHANNELS and isinstance(step, str) for channel, step in value.items()
+        ):
+            for channel, step in value.items():
+                if step not in steps:
+                    self.problem(("flow",), "entry",
+                                 f'[flow] entry for {channel} is unknown step "{step}"')
+            return {channel: step for channel, step in value.items() if step in steps}
+        self.problem(("flow",), "entry",
+                     f"[flow] entry must map channels ({', '.join(CHANNELS)}) to step names")
+        return {}
 
     def languages(self, head: dict[str, Any]) -> tuple[str, ...]:
         value = head.get("languages")
@@ -231,7 +251,9 @@ class _Parser:
             fields["options"] = self.options(body.get("options"), path, where)
         if kind == "area":
             fields["levels"] = self.levels(body, path, where)
-            fields["prompts"] = self.prompts(body, fields["levels"], path, where)
+            fields["prompts"] = self.prompts(body, (*fields["levels"], "match"), path, where)
+        if kind == "reports":
+            fields["prompts"] = self.prompts(body, REPORTS_PROMPTS, path, where)
         if kind == "text":
             fields["max_length"], fields["channel_max_length"] = self.max_length(body, path, where)
             fields["optional"] = self.optional(body, path, where)
@@ -363,11 +385,11 @@ class _Parser:
         return AREA_LEVELS
 
     def prompts(
-        self, body: dict[str, Any], levels: tuple[str, ...], path: tuple[str, ...], where: str
+        self, body: dict[str, Any], wanted: tuple[str, ...], path: tuple[str, ...], where: str
     ) -> dict[str, Texts]:
-        """One prompt per level, plus `match` ("Did you mean:") for typed names over SMS."""
+        """An area step: one prompt per level, plus `match` ("Did you mean:") for typed names
+        over SMS. A reports step: REPORTS_PROMPTS."""
         value = body.get("prompts")
-        wanted = (*levels, "match")
         if isinstance(value, dict) and all(
             key in value and _is_texts(value[key]) for key in wanted
         ):

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 Texts = Mapping[str, str]
 
-STEP_TYPES = ("choice", "text", "number", "yesno", "language", "area", "end")
+STEP_TYPES = ("choice", "text", "number", "yesno", "language", "area", "reports", "end")
 MENU_TYPES = ("choice", "yesno", "language")
 DEFAULT_MAX_ATTEMPTS = 3
 DEFAULT_MAX_LENGTH = 160
@@ -80,7 +80,8 @@ class Step:
 
     @property
     def is_menu(self) -> bool:
-        return self.type in MENU_TYPES or self.type == "area"  # an area step: one menu per level
+        # an area step is one menu per level; a reports step lists the citizen's own reports
+        return self.type in MENU_TYPES or self.type in ("area", "reports")
 
     def next_step(self, answers: Mapping[str, str | int]) -> str | None:
         """The first matching route's target, else `next`."""
@@ -96,6 +97,18 @@ class Step:
 
 
 @dataclass(frozen=True)
+class ReportLine:
+    """One of the citizen's own reports, as a `reports` step lists it (codes, not labels)."""
+
+    reference: str
+    category: str  # the category step's option value
+    ward: str  # an area code
+    status: str  # submitted, acknowledged, in_progress, resolved, closed, rejected
+    note: str = ""  # the latest status note (or rejection reason)
+    reopenable: bool = False  # resolved, by this citizen, within the reopen window
+
+
+@dataclass(frozen=True)
 class Flow:
     name: str
     title: Texts
@@ -104,11 +117,16 @@ class Flow:
     steps: Mapping[str, Step]
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     kind: str = "survey"  # "report": a finished run becomes a Report; {reference} may be quoted
+    entry: Mapping[str, str] = field(default_factory=dict)  # channel -> first step, if not `start`
 
     @property
     def start(self) -> str | None:
         """The first step in the file."""
         return next(iter(self.steps), None)
+
+    def first_step(self, channel: str) -> str | None:
+        """Where a run on `channel` begins: its `entry`, else the first step in the file."""
+        return self.entry.get(channel) or self.start
 
     def producers(self, key: str) -> list[Step]:
         """The steps that save an answer under result key `key`."""

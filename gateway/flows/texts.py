@@ -43,6 +43,7 @@ SYSTEM_TEXTS: dict[str, frozenset[str]] = {
     "report_status": frozenset({"reference", "status", "note"}),
     "report_status_public": frozenset({"reference", "status"}),
     "report_unknown": frozenset({"reference"}),
+    "reports_unavailable": frozenset(),
     "report_status_submitted": frozenset(),
     "report_status_acknowledged": frozenset(),
     "report_status_in_progress": frozenset(),

@@ -247,7 +247,7 @@ def status_for(
         name = context.text(f"report_status_{report.status}", language)
         return context.text("report_status_public", language, reference=report.reference,
                             status=name)
-    return _status_text(context, report, report.status, _latest_note(session, report))
+    return _status_text(context, report, report.status, latest_note(session, report))
 
 
 def find(session: Session, reference: str) -> Report | None:
@@ -257,7 +257,7 @@ def find(session: Session, reference: str) -> Report | None:
     return session.exec(select(Report).where(Report.reference == canonical)).first()
 
 
-def _latest_note(session: Session, report: Report) -> str | None:
+def latest_note(session: Session, report: Report) -> str | None:
     if report.status == "rejected":
         return report.rejection_reason
     event = session.exec(
@@ -349,18 +349,47 @@ class Filing:
         return cls(context, names)
 
     def file(self, session: Session, entry: Mapping[str, Any]) -> list[OutboundMessage]:
-        """File a finished-run outbox entry if it is a completed, real report run."""
+        """File a finished-run outbox entry if it is a completed, real report run; a "My
+        reports" run that asked to reopen a report reopens it; other "My reports" runs only
+        looked."""
         if entry.get("flow") not in self.flows or entry.get("status") != "completed":
             return []
         if entry.get("simulated"):
             return []  # `gateway simulate` files nothing
         _remember_number(session, entry)
+        answers = entry["answers"]
+        if answers.get("reopen") == "yes":
+            return self._reopen(session, entry)
+        if "description" not in answers:
+            return []  # "My reports": nothing to file
         _, messages = file_report(
             session, self.context,
             run_id=entry["run_id"], contact=entry["contact"], answers=entry["answers"],
             channel=entry["channel"], language=entry["language"],
         )
         return messages
+
+
+    def _reopen(self, session: Session, entry: Mapping[str, Any]) -> list[OutboundMessage]:
+        report = find(session, str(entry["answers"].get("report", "")))
+        if report is None:
+            log.warning("reports: run %s asked to reopen an unknown report", entry["run_id"])
+            return []
+        if report.status == "in_progress" and _reopened_by(session, report, entry["contact"]):
+            return []  # the same run drained twice (a worker died after the commit)
+        try:
+            return reopen(session, self.context, report=report, asker_pseudonym=entry["contact"])
+        except ReportError as error:  # the window closed between the menu and the drain
+            log.warning("reports: %s", error)
+            return []
+
+
+def _reopened_by(session: Session, report: Report, contact: str) -> bool:
+    latest = session.exec(
+        select(ReportEvent).where(ReportEvent.report_id == report.id)
+        .order_by(ReportEvent.created_at.desc(), ReportEvent.id.desc())  # type: ignore[attr-defined]
+    ).first()
+    return latest is not None and latest.actor == "citizen" and latest.status_from == "resolved"
 
 
 def _remember_number(session: Session, entry: Mapping[str, Any]) -> None:

@@ -32,6 +32,7 @@ What a message means, in order:
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
@@ -52,10 +53,11 @@ from gateway.config import SmsSettings
 from gateway.crypto import encrypt_number
 from gateway.flows import engine
 from gateway.flows.engine import FlowData, RunState, Turn
-from gateway.flows.model import Flow
+from gateway.flows.model import Flow, ReportLine
 from gateway.flows.texts import SystemTexts
 from gateway.models import Contact, InboundMessage, OutboundMessage
 from gateway.phone import mask, pseudonym
+from gateway.reports import mine
 from gateway.reports.reference import normalize as normalize_reference
 from gateway.reports.reference import reference_for
 from gateway.reports.service import ReportContext, status_for
@@ -179,6 +181,8 @@ def _transaction(
                                   secret_key=settings.secret_key, now=moment)
         conv = _conversation(runtime, contact, now, simulated)
         conv.number = lambda: encrypt_number(sms.sender, settings.secret_key)
+        conv.reports = functools.cache(lambda: mine.lines_for(
+            session, contact, reopen_days=settings.reports.reopen_days))
         plan = _status_command(session, runtime, person, loaded, text.text) or decide(
             conv, loaded, _who(person, moment, settings.sms), text.text)
         _apply_to_contact(session, person, plan, moment)
@@ -351,11 +355,15 @@ class Conversation:
     new_id: Callable[[], str] = field(default=lambda: uuid.uuid4().hex)
     areas: AreaTree | None = None
     number: Callable[[], str | None] = field(default=lambda: None)  # encrypted, for reports
+    # the contact's own reports ("My reports"), read only when a flow lists them
+    reports: Callable[[], tuple[ReportLine, ...] | None] = field(default=lambda: ())
 
     def data(self, flow: Flow, run_id: str) -> FlowData:
-        """Area menus, typed place names, and a report flow's reference for its end screen."""
+        """Area menus, typed place names, "My reports", and a report flow's reference for its
+        end screen."""
         context = {"reference": reference_for(run_id)} if flow.kind == "report" else {}
-        return FlowData(areas=self.areas, channel=CHANNEL, context=context)
+        lines = self.reports() if any(s.type == "reports" for s in flow.steps.values()) else ()
+        return FlowData(areas=self.areas, channel=CHANNEL, context=context, reports=lines)
 
     def number_for(self, flow_name: str) -> str | None:
         flow = self.flows.get(flow_name)

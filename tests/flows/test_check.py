@@ -32,7 +32,7 @@ CASES = {
     "wrong_name": ['2: flow name "poll" must equal the file name "wrong_name"'],
     "unknown_type": [
         '7: step "when": unknown type "date" '
-        "(one of choice, text, number, yesno, language, area, end)"
+        "(one of choice, text, number, yesno, language, area, reports, end)"
     ],
     "bad_range": [
         '9: step "households": min (10) is greater than max (1)',
