@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from gateway.channels.base import BadRequest
 from gateway.open311 import services as catalogue
-from gateway.open311 import store
+from gateway.open311 import store, updates
 from gateway.open311.errors import Open311Error, not_found
 from gateway.open311.formats import FORMATS, render, render_error, render_one
 from gateway.open311.queries import parse_query
@@ -85,6 +85,20 @@ async def one_request(request: Request, fmt: str) -> Response:
 
 async def _create(request: Request, fmt: str) -> Response:
     runtime: Runtime = request.app.state.runtime
+    form = await _form(request, runtime)
+    created = await run_in_threadpool(store.create_request, runtime, form)
+    return render(fmt, "service_requests", [created])
+
+
+async def request_update(request: Request, fmt: str) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    form = await _form(request, runtime)
+    done = await run_in_threadpool(updates.post_update, runtime, form)
+    return render(fmt, "service_request_updates", [done])
+
+
+async def _form(request: Request, runtime: Runtime) -> dict[str, str]:
+    """The query string and the form body, or the spec's error; no api_key is a 403."""
     try:
         form = dict(request.query_params) | await read_form(
             request, runtime.settings.app.max_body_bytes
@@ -93,8 +107,7 @@ async def _create(request: Request, fmt: str) -> Response:
         raise Open311Error(error.status, str(error)) from None
     if not form.get("api_key", "").strip():
         raise Open311Error(403, "api_key is required")
-    created = await run_in_threadpool(store.create_request, runtime, form)
-    return render(fmt, "service_requests", [created])
+    return form
 
 
 routes = [
@@ -109,5 +122,8 @@ routes = [
         f"{PREFIX}/requests/{{service_request_id}}.{{format}}",
         _answer(one_request),
         methods=["GET"],
+    ),
+    Route(
+        f"{PREFIX}/servicerequestupdates.{{format}}", _answer(request_update), methods=["POST"]
     ),
 ]

@@ -138,7 +138,7 @@ def create_request(runtime: Runtime, form: Mapping[str, str]) -> dict[str, Any]:
     The api_key is checked first, so a caller without one learns nothing else.
     """
     with Session(runtime.engine) as session:
-        account = _account(session, form.get("api_key", ""))
+        account = account_for(session, form.get("api_key", ""))
         code = form.get("service_code", "").strip()
         if not code:
             raise bad_request("service_code is required")
@@ -171,7 +171,7 @@ def _with_answers(description: str, answers: Mapping[str, str]) -> str:
     return f"{description} ({listed})".strip() if listed else description
 
 
-def _account(session: Session, token: str) -> str:
+def account_for(session: Session, token: str) -> str:
     """The name of the API key `token`; 403 when it is unknown or revoked."""
     digest = hashlib.sha256(token.strip().encode()).hexdigest()
     for key in session.exec(select(ApiKey).where(col(ApiKey.revoked).is_(False))):
