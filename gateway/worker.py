@@ -59,9 +59,15 @@ def main(settings: Settings) -> int:
         daemon=True,
     )
     loop.start()
+    # RQ waits for jobs with a blocking pop of ~400 s and raises its connection's socket
+    # timeout to match. Sharing runtime.redis_sync would either cut those waits at 10 s (RQ
+    # then backs off for up to a minute, and replies wait) or let the drain thread hang on a
+    # dead Redis for minutes; so RQ gets a client of its own.
+    rq_redis = Redis.from_url(settings.redis_url, socket_connect_timeout=1.0)
     try:
-        work(runtime.redis_sync)
+        work(rq_redis)
     finally:
+        rq_redis.close()
         stop.set()
         loop.join(timeout=10)
         runtime.close_sync()
