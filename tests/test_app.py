@@ -33,7 +33,7 @@ def test_an_unexpected_error_never_shows_a_traceback(app: Starlette) -> None:
 def test_the_runtime_is_on_the_app_state_while_it_runs(app: Starlette) -> None:
     with TestClient(app):
         runtime = app.state.runtime
-        assert set(runtime.flows) == {"budget", "survey"}
+        assert set(runtime.flows) == {"budget", "report", "survey"}
         assert runtime.texts.text("more", "sw") == "Zaidi"
 
 

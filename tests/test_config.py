@@ -39,7 +39,7 @@ def test_defaults_without_settings_file(in_tmp: Path) -> None:
 def test_repo_settings_file_routes_the_demo_codes() -> None:
     settings = load_settings({"GATEWAY_SECRET_KEY": KEY}, path=REPO / "settings.toml")
 
-    assert settings.ussd.routes == {"*384*1#": "budget", "*384*3#": "survey"}
+    assert settings.ussd.routes == {"*384*1#": "budget", "*384*2#": "report", "*384*3#": "survey"}
     assert settings.languages.default == "en"
 
 
