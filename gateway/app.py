@@ -33,6 +33,7 @@ def create_app(settings: Settings) -> Starlette:
 
 def _routes() -> list[BaseRoute]:
     from gateway.open311 import routes as open311
+    from gateway.staff import routes as staff
     from gateway.web import sms, ussd  # imported here: they pull in the flow engine and sessions
 
-    return [*health.routes, *ussd.routes, *sms.routes, *open311.routes]
+    return [*health.routes, *ussd.routes, *sms.routes, *open311.routes, *staff.routes]

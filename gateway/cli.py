@@ -78,13 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument("flow", metavar="FLOW")
     results.add_argument("--format", choices=["csv", "json"], default="csv")
 
-    staff = sub.add_parser("staff", help="staff accounts").add_subparsers(metavar="COMMAND")
-    staff_add = staff.add_parser("add", help="create a staff account (password prompted)")
-    staff_add.add_argument("email", metavar="EMAIL")
-    staff_add.add_argument("--role", choices=["admin", "analyst"], required=True)
-    staff_add.set_defaults(command=_not_yet("gateway staff add", 6))
-
     from gateway.reports.cli import add_parsers as add_report_parsers
+    from gateway.staff.cli import add_parsers as add_staff_parsers
+
+    add_staff_parsers(sub)  # gateway staff add
 
     add_report_parsers(sub)  # gateway reports status|list, gateway apikey add
 
@@ -102,13 +99,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     return parser
 
-
-def _not_yet(name: str, issue: int) -> Command:
-    def command(args: argparse.Namespace) -> int:
-        print(f"{name} arrives with issue {issue}", file=sys.stderr)
-        return 2
-
-    return command
 
 
 def cmd_web(args: argparse.Namespace) -> int:

@@ -68,6 +68,17 @@ class ReportsSettings:
     agency: str = ""  # the council's name: Open311 agency_responsible when no department is set
 
 
+@dataclass(frozen=True)
+class StaffSettings:
+    idle_timeout_minutes: int = 30  # a staff session unused this long ends
+    absolute_timeout_hours: int = 12  # and any staff session ends this long after login
+    lockout_attempts: int = 5  # wrong passwords in a row before the account locks
+    lockout_minutes: int = 15  # how long it stays locked
+    small_group: int = 5  # a results cell with fewer people shows "fewer than 5"
+    recipient_cap: int = 1000  # a broadcast to more recipients needs a second confirmation
+    live_refresh_seconds: int = 5  # how often an open results page fetches new figures
+
+
 class WordLists(dict[str, tuple[str, ...]]):
     """A table of word lists, e.g. [sms.commands]: `stop = ["STOP", "ACHA"]`."""
 
@@ -167,6 +178,7 @@ class Settings:
     ussd: UssdSettings = field(default_factory=UssdSettings)
     runs: RunsSettings = field(default_factory=RunsSettings)
     reports: ReportsSettings = field(default_factory=ReportsSettings)
+    staff: StaffSettings = field(default_factory=StaffSettings)
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
     sms: SmsSettings = field(default_factory=SmsSettings)
     africastalking: AfricasTalkingSettings = field(default_factory=AfricasTalkingSettings)
@@ -193,6 +205,7 @@ SECTIONS: dict[str, type] = {
     "ussd": UssdSettings,
     "runs": RunsSettings,
     "reports": ReportsSettings,
+    "staff": StaffSettings,
     "outbox": OutboxSettings,
     "sms": SmsSettings,
     "africastalking": AfricasTalkingSettings,
@@ -216,6 +229,13 @@ _CHECKS: tuple[tuple[str, str, Callable[[Any], bool], str], ...] = (
     ("runs", "drain_interval_seconds", _positive, "must be positive"),
     ("reports", "duplicate_window_hours", lambda v: v >= 0, "must not be negative"),
     ("reports", "reopen_days", lambda v: v >= 0, "must not be negative"),
+    ("staff", "idle_timeout_minutes", _positive, "must be positive"),
+    ("staff", "absolute_timeout_hours", _positive, "must be positive"),
+    ("staff", "lockout_attempts", _positive, "must be positive"),
+    ("staff", "lockout_minutes", _positive, "must be positive"),
+    ("staff", "small_group", _positive, "must be positive"),
+    ("staff", "recipient_cap", _positive, "must be positive"),
+    ("staff", "live_refresh_seconds", _positive, "must be positive"),
     ("outbox", "africastalking_per_second", _positive, "must be positive"),
     ("outbox", "twilio_per_second", _positive, "must be positive"),
     ("outbox", "max_attempts", _positive, "must be positive"),

@@ -53,6 +53,8 @@ class Contact(SQLModel, table=True):
     opted_out: bool = False  # STOP (or Twilio 21610): nothing but the STOP confirmation goes out
     opted_out_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     help_sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    ward_code: str | None = Field(default=None, index=True)  # the ward they last answered
+    tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
 
@@ -137,6 +139,7 @@ class OutboundMessage(SQLModel, table=True):
     attempts: int = 0
     dedupe_key: str | None = Field(default=None, unique=True)
     job_id: str | None = None  # the RQ job of a batch; None: the message's own job "sms-{id}"
+    broadcast_id: int | None = Field(default=None, index=True)  # a poll invite's broadcast
     created_at: datetime = _timestamp()
     claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -205,3 +208,67 @@ class ApiKey(SQLModel, table=True):
     key_hash: str = Field(unique=True, index=True)
     revoked: bool = False
     created_at: datetime = _timestamp()
+
+
+# --- the staff web view (gateway/staff) ---------------------------------------------------------
+
+
+class StaffAccount(SQLModel, table=True):
+    """A staff member: `gateway staff add EMAIL --role admin|analyst`; argon2id password hash."""
+
+    __tablename__ = "staff_account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(unique=True, index=True)  # stored lower-case
+    role: str  # "admin" | "analyst"
+    password_hash: str
+    failed_logins: int = 0  # since the last success or lockout
+    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = _timestamp()
+
+
+class AuditEntry(SQLModel, table=True):
+    """Every staff action: who, what, on what, when. Admins read it at /staff/audit."""
+
+    __tablename__ = "audit_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    actor: str = Field(index=True)  # the staff email, or "anonymous" for a failed login
+    action: str = Field(index=True)  # "login", "login_failed", "report_status", "poll_launch"...
+    target: str = ""  # "report:R-7K3Q", "flow:budget", "broadcast:12"
+    detail: str = ""  # short and human; never a phone number
+    created_at: datetime = _timestamp(index=True)
+
+
+class Poll(SQLModel, table=True):
+    """What staff decided about a flow: draft, live or closed, and whether its results are public.
+
+    A flow with no row is a draft."""
+
+    __tablename__ = "poll"
+
+    flow: str = Field(primary_key=True)
+    status: str = "draft"  # "draft" | "live" | "closed"
+    public: bool = False  # /public/results/{flow} shows aggregates, small groups suppressed
+    updated_at: datetime = _timestamp()
+
+
+class Broadcast(SQLModel, table=True):
+    """An SMS invite to a flow's audience; each recipient's message has the dedupe key
+    "broadcast:{id}:{pseudonym}", so nobody gets the same invite twice."""
+
+    __tablename__ = "broadcast"
+
+    id: int | None = Field(default=None, primary_key=True)
+    flow: str = Field(index=True)
+    text: str
+    audience: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    recipients: int = 0  # who will get it (STOP excluded)
+    excluded: int = 0  # left out because they sent STOP
+    status: str = "draft"  # "draft" | "scheduled" | "sending" | "sent" | "cancelled"
+    idempotency_key: str = Field(unique=True)  # the launch form's token: a double click is one
+    scheduled_for: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_by: str
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()

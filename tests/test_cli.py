@@ -55,19 +55,6 @@ def test_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
         assert command in out
 
 
-@pytest.mark.parametrize(
-    ("argv", "message"),
-    [
-        (["staff", "add", "a@example.org", "--role", "admin"],
-         "gateway staff add arrives with issue 6"),
-    ],
-)  # fmt: skip
-def test_commands_still_to_come_say_when(argv: list[str], message: str, tmp_path: Path) -> None:
-    result = gateway(*argv, cwd=tmp_path, env=clean_env())
-
-    assert result.returncode == 2
-    assert result.stderr == message + "\n"
-
 
 def test_db_upgrade_creates_the_sqlite_database(tmp_path: Path) -> None:
     env = clean_env(GATEWAY_SECRET_KEY=KEY, DATABASE_URL=f"sqlite:///{tmp_path}/data/gw.db")

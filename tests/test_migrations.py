@@ -18,6 +18,10 @@ TABLES = {
     "report",
     "report_event",
     "api_key",
+    "staff_account",
+    "audit_entry",
+    "poll",
+    "broadcast",
 }
 
 
@@ -29,7 +33,7 @@ def test_upgrade_creates_the_tables_and_is_idempotent(new_database_url: str) -> 
     try:
         assert TABLES <= set(inspect(engine).get_table_names())
         with engine.connect() as connection:
-            assert MigrationContext.configure(connection).get_current_heads() == ("0003",)
+            assert MigrationContext.configure(connection).get_current_heads() == ("0004",)
     finally:
         engine.dispose()
 
