@@ -58,6 +58,15 @@ class ReportError(ValueError):
     """Bad input (unknown status, a transition not allowed, ...): the message says why."""
 
 
+class ReopenRefused(ReportError):
+    """A reopening the rules do not allow; `why` names the citizen's text ("not_yours",
+    "not_resolved", "too_late")."""
+
+    def __init__(self, message: str, why: str):
+        super().__init__(message)
+        self.why = why
+
+
 @dataclass(frozen=True)
 class ReportContext:
     """What the lifecycle needs besides the session: settings, the texts, the area tree."""
@@ -173,17 +182,26 @@ def reopen(
     report: Report,
     asker_pseudonym: str,
     now: datetime | None = None,
+    answered: bool = False,
 ) -> list[OutboundMessage]:
-    """The reporter reopens a resolved report within `reports.reopen_days` of its resolution."""
+    """The reporter reopens a resolved report within `reports.reopen_days` of its resolution.
+
+    `answered`: the asker is told in the reply to their own message (SMS REOPEN), so the status
+    SMS goes only to the other reporters of the group.
+    """
     now = now or datetime.now(UTC)
     if asker_pseudonym != report.reporter_pseudonym:
-        raise ReportError(f"only the reporter of {report.reference} can reopen it")
+        raise ReopenRefused(f"only the reporter of {report.reference} can reopen it", "not_yours")
     if report.status != "resolved" or report.resolved_at is None:
-        raise ReportError(f"{report.reference} is {report.status}: only a resolved report reopens")
+        raise ReopenRefused(
+            f"{report.reference} is {report.status}: only a resolved report reopens",
+            "not_resolved")
     days = context.settings.reports.reopen_days
     if now - report.resolved_at > timedelta(days=days):
-        raise ReportError(f"{report.reference} was resolved more than {days} days ago")
-    return _apply(session, context, report, REOPENED, "citizen", None, None, now)
+        raise ReopenRefused(f"{report.reference} was resolved more than {days} days ago",
+                            "too_late")
+    quiet = asker_pseudonym if answered else None
+    return _apply(session, context, report, REOPENED, "citizen", None, None, now, quiet=quiet)
 
 
 def _apply(
@@ -195,9 +213,10 @@ def _apply(
     note: str | None,
     reason: str | None,
     now: datetime,
+    quiet: str | None = None,
 ) -> list[OutboundMessage]:
     messages: list[OutboundMessage] = []
-    told: set[str] = set()
+    told: set[str] = {quiet} if quiet else set()
     for member in duplicates.group(session, report):
         if member.status in ("closed", "rejected") and member.id != report.id:
             continue  # a linked report already finished on its own stays as it is
@@ -224,10 +243,16 @@ def _apply(
 
 
 def _status_text(context: ReportContext, report: Report, status: str, note: str | None) -> str:
+    """"Report R-7K3Q: resolved. Pipe repaired" (+ how to reopen it, once it is resolved)."""
     language = report.language
     name = context.text(f"report_status_{status}", language)
-    return context.text("report_status", language, reference=report.reference, status=name,
+    text = context.text("report_status", language, reference=report.reference, status=name,
                         note=note or "")
+    if status == "resolved" and report.reporter_pseudonym is not None:
+        hint = context.text("report_reopen_hint", language, reference=report.reference,
+                            days=context.settings.reports.reopen_days)
+        text = f"{text} {hint}"
+    return text
 
 
 # --- STATUS ------------------------------------------------------------------------------------

@@ -25,7 +25,8 @@ What a message means, in order:
   so a free-text answer such as "vote for lights" stays an answer) starts its flow, recording an
   open run of another flow as incomplete;
 - "STATUS R-7K3Q" (two words; HALI, STATUT too): the report's status, in detail for its
-  reporter only (gateway.reports.service.status_for);
+  reporter only (gateway.reports.service.status_for); "REOPEN R-7K3Q" (FUNGUA, ROUVRIR): its
+  reporter reopens a resolved report within reports.reopen_days;
 - an open run: the message answers its step (a menu by number or by word);
 - otherwise the short help, at most once per sms.help_interval_seconds per contact.
 """
@@ -55,12 +56,12 @@ from gateway.flows import engine
 from gateway.flows.engine import FlowData, RunState, Turn
 from gateway.flows.model import Flow, ReportLine
 from gateway.flows.texts import SystemTexts
-from gateway.models import Contact, InboundMessage, OutboundMessage
+from gateway.models import Contact, InboundMessage, OutboundMessage, Report
 from gateway.phone import mask, pseudonym
 from gateway.reports import mine
 from gateway.reports.reference import normalize as normalize_reference
 from gateway.reports.reference import reference_for
-from gateway.reports.service import ReportContext, status_for
+from gateway.reports.service import ReopenRefused, ReportContext, find, reopen, status_for
 from gateway.sessions import StoredRun, finished_entry
 from gateway.sms import sessions
 from gateway.sms.keywords import command, fold, match_keyword
@@ -82,7 +83,8 @@ PENDING_SECONDS = 60
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 Kind = Literal["reply", "notice"]
-STATUS_WORDS = ("status", "hali", "statut")  # "STATUS R-7K3Q": see _status_command
+STATUS_WORDS = ("status", "hali", "statut")  # "STATUS R-7K3Q": see _report_command
+REOPEN_WORDS = ("reopen", "fungua", "rouvrir")  # "REOPEN R-7K3Q": see _report_command
 
 
 class Conflict(RuntimeError):
@@ -183,8 +185,9 @@ def _transaction(
         conv.number = lambda: encrypt_number(sms.sender, settings.secret_key)
         conv.reports = functools.cache(lambda: mine.lines_for(
             session, contact, reopen_days=settings.reports.reopen_days))
-        plan = _status_command(session, runtime, person, loaded, text.text) or decide(
-            conv, loaded, _who(person, moment, settings.sms), text.text)
+        command = _report_command(session, runtime, person, loaded, text.text, simulated)
+        plan, notices = command or (
+            decide(conv, loaded, _who(person, moment, settings.sms), text.text), [])
         _apply_to_contact(session, person, plan, moment)
         ttl = settings.sms.session_ttl_seconds
         change = plan.change
@@ -194,6 +197,7 @@ def _transaction(
             return None
         try:
             rows = [] if simulated else _queue(session, runtime, sms, contact, plan.replies)
+            rows += notices  # a REOPEN's status SMS to the other reporters of the group
             session.commit()
         except BaseException:
             if change is not None:
@@ -257,24 +261,49 @@ def _record(
     return True
 
 
-def _status_command(
-    session: Session, runtime: Runtime, person: Contact, loaded: Loaded, text: str
-) -> Plan | None:
-    """ "STATUS R-7K3Q" (also HALI, STATUT): the report's status (gateway.reports), or None.
+def _report_command(
+    session: Session, runtime: Runtime, person: Contact, loaded: Loaded, text: str,
+    simulated: bool,
+) -> tuple[Plan, list[OutboundMessage]] | None:
+    """ "STATUS R-7K3Q" (also HALI, STATUT): the report's status; "REOPEN R-7K3Q" (FUNGUA,
+    ROUVRIR): its reporter reopens it (gateway.reports.service). None for anything else.
 
     While a flow is open, only a message whose second word reads as a reference counts, so an
-    answer that happens to start with "status" stays an answer.
+    answer that happens to start with "status" stays an answer. A simulated REOPEN only looks.
     """
     words = text.split()
-    if person.opted_out or len(words) != 2 or fold(words[0]) not in STATUS_WORDS:
+    if person.opted_out or len(words) != 2:
+        return None
+    verb = fold(words[0])
+    if verb not in STATUS_WORDS + REOPEN_WORDS:
         return None
     if loaded.run is not None and normalize_reference(words[1]) is None:
         return None
     language = loaded.language or person.language or runtime.settings.languages.default
     context = ReportContext(runtime.settings, runtime.texts)
+    if verb in REOPEN_WORDS and not simulated:
+        report = find(session, words[1])
+        if report is not None:
+            return _reopen(session, context, report, person, language)
     answer = status_for(session, context, reference=words[1], asker_pseudonym=person.pseudonym,
                         language=language)
-    return Plan((Reply(answer),), None)
+    return Plan((Reply(answer),), None), []
+
+
+def _reopen(
+    session: Session, context: ReportContext, report: Report, person: Contact, language: str
+) -> tuple[Plan, list[OutboundMessage]]:
+    try:
+        notices = reopen(session, context, report=report, asker_pseudonym=person.pseudonym,
+                         answered=True)
+    except ReopenRefused as refused:
+        status = context.text(f"report_status_{report.status}", language)
+        days = context.settings.reports.reopen_days
+        answer = context.text(f"report_reopen_{refused.why}", language,
+                              reference=report.reference, status=status, days=days)
+        return Plan((Reply(answer),), None), []
+    answer = context.text("report_reopened", language, reference=report.reference)
+    return Plan((Reply(answer),), None), notices
 
 
 def _who(person: Contact, moment: datetime, sms: SmsSettings) -> Who:

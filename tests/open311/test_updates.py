@@ -86,7 +86,8 @@ def test_a_city_system_moves_a_report_and_the_reporter_is_texted(
     assert events == [("submitted", "in_progress", "open311:kisumu-crm", "Fundi yuko njiani"),
                       ("in_progress", "resolved", "open311:kisumu-crm", "Bomba limerekebishwa")]
     assert texts == [f"Ripoti {reported}: inashughulikiwa. Fundi yuko njiani",
-                     f"Ripoti {reported}: imetatuliwa. Bomba limerekebishwa"]
+                     f"Ripoti {reported}: imetatuliwa. Bomba limerekebishwa "
+                     f"Halijatatuliwa? Jibu FUNGUA {reported} ndani ya siku 14."]
     (record,) = api.get(f"{V2}/requests/{reported}.json").json()
     assert (record["status"], record["status_notes"]) == ("closed", "Bomba limerekebishwa")
 

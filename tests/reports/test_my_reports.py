@@ -108,7 +108,8 @@ def test_a_reporter_follows_and_reopens_a_report_from_my_reports(desk, ussd):
                      ("submitted", "resolved", "staff:ann@example.org"),
                      ("resolved", "in_progress", "citizen")]
     assert desk.sent(citizen.phone)[1:] == [
-        f"Report {reference}: resolved. Pipe repaired",
+        f"Report {reference}: resolved. Pipe repaired "
+        f"Not fixed? Reply REOPEN {reference} within 14 days.",
         f"Report {reference}: in progress.",
     ]
 

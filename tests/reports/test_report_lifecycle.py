@@ -50,7 +50,8 @@ def test_the_full_lifecycle_texts_the_reporter_in_their_language(desk):
     assert desk.sent(number)[1:] == [
         f"Ripoti {report.reference}: imekubaliwa.",
         f"Ripoti {report.reference}: inashughulikiwa. A plumber is on the way",
-        f"Ripoti {report.reference}: imetatuliwa. Pipe repaired",
+        f"Ripoti {report.reference}: imetatuliwa. Pipe repaired "
+        f"Halijatatuliwa? Jibu FUNGUA {report.reference} ndani ya siku 14.",
         f"Ripoti {report.reference}: imefungwa.",
     ]
     steps = [(e.status_from, e.status_to, e.actor) for e in events(desk, report.id)]
