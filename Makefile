@@ -3,14 +3,34 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: run test lint bench chromium apt-chromium
 
 run: $(VENV)/.installed
 	$(BIN)/gateway db upgrade
 	exec $(BIN)/gateway run
 
-test: lint
+test: lint chromium
 	$(BIN)/pytest
+
+# The browser tests drive Debian's Chromium (Playwright cannot download a browser here).
+# Installed only when missing: as root or with passwordless sudo through apt-get; otherwise
+# a message says how (the browser tests then skip, or fail when CI is set).
+chromium:
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory apt-chromium SUDO=; \
+	elif sudo -n true 2>/dev/null; then $(MAKE) --no-print-directory apt-chromium SUDO="sudo -n"; \
+	else \
+		echo "$(CHROMIUM) is missing: run 'sudo apt-get install -y chromium' for the browser tests" \
+		     "(without it they are skipped, or fail when CI is set)" >&2; \
+	fi
+
+apt-chromium:
+	@echo "installing Debian's chromium for the browser tests"
+	@$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium >/dev/null \
+	|| { $(SUDO) apt-get update >/dev/null \
+	     && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium >/dev/null; }
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

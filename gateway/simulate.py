@@ -61,9 +61,10 @@ def main(
         print(f"simulate: --lang must be one of {supported}", file=sys.stderr)
         return 2
     if sms:
-        settings, code = _keyword(settings, args.flow, args.lang)
+        settings, code = keyword_for(settings, args.flow, args.lang)
     else:
-        settings, code = _route(settings, getattr(args, "flow", None), getattr(args, "code", None))
+        settings, code = route_for(
+            settings, getattr(args, "flow", None), getattr(args, "code", None))
     if code is None:
         print(f"simulate: unknown flow {args.flow!r}", file=sys.stderr)
         return 2
@@ -153,7 +154,7 @@ def _next_sms(stdin: TextIO, stdout: TextIO) -> str | None:
     return line.rstrip("\r\n") if line else None
 
 
-def _keyword(
+def keyword_for(
     settings: Settings, flow: str, lang: str | None
 ) -> tuple[Settings, str | None]:
     """The keyword to text: the flow's (in `lang` if it has one), else a private one."""
@@ -182,7 +183,7 @@ def _record(runtime: Runtime) -> None:
               "(has `gateway db upgrade` run?)", file=sys.stderr)
 
 
-def _route(
+def route_for(
     settings: Settings, flow: str | None, code: str | None
 ) -> tuple[Settings, str | None]:
     """The service code to dial; a flow without a route gets a private one for this run."""
