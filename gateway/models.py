@@ -250,7 +250,7 @@ class Poll(SQLModel, table=True):
 
     flow: str = Field(primary_key=True)
     status: str = "draft"  # "draft" | "live" | "closed"
-    public: bool = False  # /public/results/{flow} shows aggregates, small groups suppressed
+    public: bool = False  # /public/polls/{flow} shows aggregates, small groups suppressed
     updated_at: datetime = _timestamp()
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -77,7 +78,7 @@ def result_keys(flow_keys: list[str] | None, runs: Iterable[FlowRun]) -> list[st
 
 
 def write_csv(out: TextIO, rows: Sequence[dict[str, Any]], keys: list[str]) -> None:
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\r\n")  # a bare CR in a cell gets quoted too
     writer.writerow(FIXED_COLUMNS + keys)
     for one in rows:
         cells = [one[c] for c in FIXED_COLUMNS] + [one["answers"].get(k, "") for k in keys]
@@ -85,9 +86,18 @@ def write_csv(out: TextIO, rows: Sequence[dict[str, Any]], keys: list[str]) -> N
 
 
 def formula_safe(value: Any) -> str:
-    """`=HYPERLINK(...)` typed by a citizen must stay text in a spreadsheet."""
+    """`=HYPERLINK(...)` typed by a citizen must stay text in a spreadsheet.
+
+    A bare number (an E.164 phone number such as +254711000001, or -2) is left as it is: it
+    cannot call anything, and a quote in front would mangle it for whoever reads the file.
+    """
     text = "" if value is None else str(value)
+    if _BARE_NUMBER.fullmatch(text):
+        return text
     return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+_BARE_NUMBER = re.compile(r"[+-]?[0-9]{1,20}(\.[0-9]{1,20})?")
 
 
 def _flow_keys(settings: Settings, flow: str) -> list[str] | None:

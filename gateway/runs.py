@@ -182,15 +182,29 @@ def _upsert(session: Session, entry: dict[str, Any]) -> bool:
     contact = session.exec(
         select(Contact).where(Contact.pseudonym == entry["contact"])
     ).first()
+    ward = _ward(entry)
     if contact is None:
         session.add(Contact(pseudonym=entry["contact"], language=entry["language"],
-                            created_at=now, updated_at=now))
-    elif contact.language != entry["language"]:
+                            ward_code=ward, created_at=now, updated_at=now))
+    elif contact.language != entry["language"] or (ward and contact.ward_code != ward):
         contact.language = entry["language"]
+        contact.ward_code = ward or contact.ward_code
         contact.updated_at = now
         session.add(contact)
     session.flush()
     return True
+
+
+NOT_A_WARD = frozenset({"other"})  # the poll's "Another ward": it says where they are not
+
+
+def _ward(entry: dict[str, Any]) -> str | None:
+    """The ward a run's `ward` answer names, remembered on the contact so staff can invite
+    a ward's people; a simulated run says nothing about a real person."""
+    ward = entry.get("answers", {}).get("ward")
+    if entry.get("simulated") or not isinstance(ward, str) or not ward or ward in NOT_A_WARD:
+        return None
+    return ward[:100]
 
 
 def _time(epoch: float) -> datetime:

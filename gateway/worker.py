@@ -162,10 +162,16 @@ def run_once(
 
 
 def sweep_once(redis_sync: Redis, engine: Engine, settings: Settings) -> None:
+    from gateway.broadcasts.launch import start_overdue
+
     try:
         sweep_outbox(engine, redis_sync, settings)
     except Exception:  # Redis or the database away: the next sweep retries
         log.exception("outbox: sweep failed")
+    try:  # a scheduled broadcast whose start job Redis lost starts anyway
+        start_overdue(engine, redis_sync, settings)
+    except Exception:
+        log.exception("broadcasts: overdue start failed")
 
 
 def report_filing(runtime: Runtime) -> Filing:

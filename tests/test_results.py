@@ -69,7 +69,9 @@ def test_csv_cells_cannot_become_spreadsheet_formulas(settings, db_engine):
 
 @pytest.mark.parametrize(
     ("value", "safe"),
-    [("=1+1", "'=1+1"), ("+254711000001", "'+254711000001"), ("-2", "'-2"), ("@x", "'@x"),
+    [("=1+1", "'=1+1"), ("+254711000001", "+254711000001"), ("-2", "-2"), ("-2.5", "-2.5"),
+     ("+2+3", "'+2+3"), ("-2+3+cmd|' /C calc'!A0", "'-2+3+cmd|' /C calc'!A0"),
+     ("+254 711 000001", "'+254 711 000001"), ("@x", "'@x"),
      ("\tx", "'\tx"), ("\rx", "'\rx"), ("water", "water"), (5, "5"), (None, ""), ("", "")],
 )
 def test_formula_safe(value, safe):
