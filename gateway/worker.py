@@ -39,6 +39,17 @@ QUEUES = ["high", "default", "low"]  # in this order: replies to citizens go bef
 # holding FORK_GUARD, and a fork waits for it (os.register_at_fork in `main`).
 FORK_GUARD = threading.Lock()
 RESTART_PAUSE_SECONDS = 2.0
+SCHEDULER_STOP_SECONDS = 3.0  # RQ's scheduler checks for a stop request every second
+
+
+def _in_child() -> None:
+    """After a fork (RQ's scheduler, a work horse): release the guard, and let SIGTERM/SIGINT
+    act by default until the child installs its own handlers. Inheriting `_catch_stop` would
+    make a scheduler forked just as SIGTERM arrived ignore it, and the worker then waited for
+    that scheduler forever (found by tests/test_worker.py's SIGTERM test under load)."""
+    FORK_GUARD.release()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def main(settings: Settings) -> int:
@@ -48,7 +59,7 @@ def main(settings: Settings) -> int:
     os.register_at_fork(
         before=FORK_GUARD.acquire,
         after_in_parent=FORK_GUARD.release,
-        after_in_child=FORK_GUARD.release,
+        after_in_child=_in_child,
     )
     stop = threading.Event()
     loop = threading.Thread(
@@ -90,6 +101,30 @@ class _Worker(Worker):
         if self.stopping.is_set():
             raise StopRequested()
         super().check_for_suspension(burst)
+
+    def _start_scheduler(self, *args: Any, **kwargs: Any) -> None:
+        if not self.stopping.is_set():  # told to stop already: no scheduler to stop again
+            super()._start_scheduler(*args, **kwargs)
+
+    def stop_scheduler(self) -> None:
+        """SIGTERM the scheduler and wait; SIGKILL it if it does not go.
+
+        A SIGTERM that reaches the scheduler in the instant after its fork, before it installs
+        its handler, is lost, and RQ would then wait for it forever (the worker never exits).
+        The scheduler holds nothing that a kill could lose: its locks expire by themselves.
+        """
+        process = self.scheduler._process if self.scheduler else None
+        if process is None or not process.pid:
+            return
+        try:
+            os.kill(process.pid, signal.SIGTERM)
+        except OSError:
+            pass
+        process.join(SCHEDULER_STOP_SECONDS)
+        if process.is_alive():
+            log.warning("worker: the scheduler ignored SIGTERM; killing it")
+            process.kill()
+            process.join()
 
 
 def work(redis_sync: Redis) -> None:

@@ -63,14 +63,18 @@ def test_gateway_worker_stores_runs_and_stops_on_sigterm(
     process = subprocess.Popen(
         [sys.executable, "-m", "gateway", "worker"], cwd=REPO, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,  # its own process group: RQ's scheduler is a forked child
     )
     try:
         assert wait_for_runs(db_engine, 1) == ["run-w"]
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=15)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+        try:  # whatever is left of the group (a scheduler would hold stdout open forever)
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        if process.returncode is None:
+            process.communicate(timeout=5)
     assert process.returncode == 0, output
     assert "Traceback" not in output

@@ -186,15 +186,15 @@ def _find(ctx: Context, token: str) -> int | None:
 def _launch(ctx: Context, draft: launch.Draft) -> int:
     runtime = ctx.runtime
     with Session(runtime.engine, expire_on_commit=False) as session:
-        created = launch.create(session, runtime.settings, draft, ctx.actor)
-        broadcast = created.broadcast
-        when = (f"at {launch_form.local_value(draft.send_at)} UTC" if draft.send_at
-                else "now")
-        audit.record(session, ctx.actor, "poll_launch", f"flow:{draft.flow}",
-                     f"broadcast {broadcast.id} to {draft.audience.describe()}: "
-                     f"{broadcast.recipients} recipients, {broadcast.excluded} excluded (STOP), "
-                     f"sending {when}")
-        try:
+        try:  # create() flushes: a twin press can lose there or at the commit
+            created = launch.create(session, runtime.settings, draft, ctx.actor)
+            broadcast = created.broadcast
+            when = (f"at {launch_form.local_value(draft.send_at)} UTC" if draft.send_at
+                    else "now")
+            audit.record(session, ctx.actor, "poll_launch", f"flow:{draft.flow}",
+                         f"broadcast {broadcast.id} to {draft.audience.describe()}: "
+                         f"{broadcast.recipients} recipients, {broadcast.excluded} excluded "
+                         f"(STOP), sending {when}")
             session.commit()
         except IntegrityError:  # the same token confirmed at the same moment elsewhere
             session.rollback()

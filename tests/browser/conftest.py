@@ -8,7 +8,9 @@ What a test gets (`live`):
   gateway served on the reserved socket);
 - RQ's worker, run on demand (`live.work()`, burst mode, in-process: no fork beside the
   server's and Playwright's threads), and the runs drain (`live.drain()`);
-- staff accounts: ADMIN and ANALYST, password staff_support.PASSWORD.
+- staff accounts: ADMIN and ANALYST, password staff_support.PASSWORD;
+- `live_environ`: extra GATEWAY_* settings for the gateway (none by default); a test module
+  overrides the fixture to change one, e.g. a shorter [staff] live_refresh_seconds.
 
 Chromium is /usr/bin/chromium (`apt-get install chromium`; `make test` installs it). Missing:
 the tests skip, unless CI is set, when they fail.
@@ -37,6 +39,7 @@ from sqlalchemy import Engine
 from staff.staff_support import add_staff
 from starlette.types import ASGIApp
 
+from gateway import outbox
 from gateway.app import create_app
 from gateway.areas import load_tree
 from gateway.config import Settings, load_settings
@@ -66,8 +69,14 @@ class Live:
     filing: Filing
 
     def work(self) -> None:
-        """Run every queued job (SMS sends) to the end, as `gateway worker` would."""
-        SimpleWorker(QUEUES, connection=self.redis).work(burst=True)
+        """Run every queued job (SMS sends) to the end, as `gateway worker` would. The jobs'
+        Sender is built from this test's environment (it is cached per process: an earlier
+        test's would send to that test's emulator, long gone)."""
+        outbox._sender_for_process.cache_clear()
+        try:
+            SimpleWorker(QUEUES, connection=self.redis).work(burst=True)
+        finally:
+            outbox._sender_for_process.cache_clear()
 
     def drain(self) -> int:
         """Move finished runs from Redis to SQL (filing reports), as the worker's runs loop
@@ -95,8 +104,15 @@ class Live:
 
 
 @pytest.fixture
+def live_environ() -> dict[str, str]:
+    """Settings the live gateway gets on top of the tests' (environment variable names)."""
+    return {}
+
+
+@pytest.fixture
 def live(redis_url: str, redis_sync: redis.Redis, _plain_sqlite: tuple[str, Engine],
-         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Live]:
+         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+         live_environ: dict[str, str]) -> Iterator[Live]:
     database_url, engine = _plain_sqlite
     empty_tables(engine)
     add_staff(database_url, ADMIN, "admin")
@@ -109,7 +125,7 @@ def live(redis_url: str, redis_sync: redis.Redis, _plain_sqlite: tuple[str, Engi
         base, messages_path=tmp_path / "emulator" / "sent.jsonl", gateway_url=gateway_url,
         report_delay_seconds=0)
     with running(config) as emulator_url:
-        env = outbox_environ(**environ, emulator_url=emulator_url)
+        env = {**outbox_environ(**environ, emulator_url=emulator_url), **live_environ}
         for key, value in env.items():  # the worker's jobs read the environment
             monkeypatch.setenv(key, value)
         settings = load_settings(env)
