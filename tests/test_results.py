@@ -106,7 +106,7 @@ def test_only_pseudonyms_appear_never_a_phone_number(client, settings, db_engine
 def test_a_flow_with_no_runs_prints_only_the_header(settings, db_engine):
     assert results(settings, "survey", "csv") == (0, (
         "run_id,contact,channel,language,status,last_step,started_at,ended_at,simulated,"
-        "visited,service,rating,problem,recommend,why_not\n"))
+        "visited,service,rating,problem,recommend,why_not\r\n"))  # CRLF, as RFC 4180 says
 
 
 def test_an_unknown_flow_is_an_error(settings, db_engine, capsys):

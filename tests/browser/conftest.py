@@ -171,7 +171,7 @@ class _Serving:
         self.sock.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # closed after tests/browser: its loop must not outlive them
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         message = f"{CHROMIUM} is missing: `apt-get install -y chromium` (or `make test`)"

@@ -16,6 +16,13 @@ ADMIN = "ann@county.go.ke"
 ANALYST = "abe@county.go.ke"
 
 
+@pytest.fixture(scope="session", params=["postgresql"])
+def database_backend(request: pytest.FixtureRequest) -> str:
+    """The staff pages' HTTP tests run on PostgreSQL (production's database) only, to keep CI
+    inside its time; the browser tests (tests/browser) drive the same pages on SQLite."""
+    return request.param
+
+
 @pytest.fixture
 def staff_settings(settings: Settings, db_engine) -> Settings:  # noqa: ARG001 (db_engine: empty)
     return settings
