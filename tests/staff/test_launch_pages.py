@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -314,14 +313,12 @@ def test_launch_forms_need_the_csrf_token(admin, db_engine):
     assert broadcasts(db_engine) == []
 
 
-def test_ten_thousand_listed_numbers_launch_quickly(admin, db_engine):
+def test_ten_thousand_listed_numbers_launch_in_one_confirm(admin, db_engine):
+    """Correctness at size (one invite each); how fast is measured by `make bench`, not here."""
     csv = "\n".join(f"+2547{n:08d}" for n in range(10_000)).encode()
     shown = preview(admin, {"audience": "csv"}, files={"csv": ("many.csv", csv, PHONE_CSV)})
     form = confirm_form(shown.text)
-    started = time.monotonic()
     response = admin.post(LAUNCH + "/confirm", data={**form, "confirm_cap": "yes"},
                           follow_redirects=False)
-    took = time.monotonic() - started
     assert response.status_code == 303
     assert message_count(db_engine) == 10_000
-    assert took < 20, f"confirming 10,000 recipients took {took:.1f}s"
