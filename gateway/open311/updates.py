@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from gateway.models import ReportEvent
 from gateway.open311.errors import bad_request, not_found
@@ -79,7 +79,7 @@ def post_update(runtime: Runtime, form: Mapping[str, str]) -> dict[str, Any]:
             raise bad_request(str(error)) from None
         session.commit()
         service.send(runtime.redis_sync, runtime.settings, messages)
-        event = _latest(session, report.id)
+        event = service.latest_event(session, report.id)
         assert event is not None
         return _record(report.reference, status, update_id, event)
 
@@ -98,17 +98,10 @@ def _same_update(
     session: Session, report_id: int | None, actor: str, status: str, note: str | None
 ) -> ReportEvent | None:
     """The latest event, if it is this very change by this very caller (a retry)."""
-    event = _latest(session, report_id)
+    event = service.latest_event(session, report_id)
     if event is None or (event.actor, event.status_to, event.note) != (actor, status, note):
         return None
     return event
-
-
-def _latest(session: Session, report_id: int | None) -> ReportEvent | None:
-    return session.exec(
-        select(ReportEvent).where(ReportEvent.report_id == report_id)
-        .order_by(col(ReportEvent.created_at).desc(), col(ReportEvent.id).desc())
-    ).first()
 
 
 def _record(reference: str, status: str, update_id: str, event: ReportEvent) -> dict[str, Any]:

@@ -285,11 +285,16 @@ def find(session: Session, reference: str) -> Report | None:
 def latest_note(session: Session, report: Report) -> str | None:
     if report.status == "rejected":
         return report.rejection_reason
-    event = session.exec(
-        select(ReportEvent).where(ReportEvent.report_id == report.id)
+    event = latest_event(session, report.id)
+    return event.note if event else None
+
+
+def latest_event(session: Session, report_id: int | None) -> ReportEvent | None:
+    """The report's most recent status change (None for a report with no events)."""
+    return session.exec(
+        select(ReportEvent).where(ReportEvent.report_id == report_id)
         .order_by(ReportEvent.created_at.desc(), ReportEvent.id.desc())  # type: ignore[attr-defined]
     ).first()
-    return event.note if event else None
 
 
 # --- texting reporters -------------------------------------------------------------------------
@@ -400,7 +405,7 @@ class Filing:
         if report is None:
             log.warning("reports: run %s asked to reopen an unknown report", entry["run_id"])
             return []
-        if report.status == "in_progress" and _reopened_by(session, report, entry["contact"]):
+        if report.status == "in_progress" and _reopened_by_citizen(session, report):
             return []  # the same run drained twice (a worker died after the commit)
         try:
             return reopen(session, self.context, report=report, asker_pseudonym=entry["contact"])
@@ -409,11 +414,8 @@ class Filing:
             return []
 
 
-def _reopened_by(session: Session, report: Report, contact: str) -> bool:
-    latest = session.exec(
-        select(ReportEvent).where(ReportEvent.report_id == report.id)
-        .order_by(ReportEvent.created_at.desc(), ReportEvent.id.desc())  # type: ignore[attr-defined]
-    ).first()
+def _reopened_by_citizen(session: Session, report: Report) -> bool:
+    latest = latest_event(session, report.id)
     return latest is not None and latest.actor == "citizen" and latest.status_from == "resolved"
 
 
