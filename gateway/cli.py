@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     results = add("results", cmd_results, "print a flow's answers (pseudonymised) to stdout")
     results.add_argument("flow", metavar="FLOW")
     results.add_argument("--format", choices=["csv", "json"], default="csv")
+    results.add_argument("--include-simulated", action="store_true",
+                         help="also list runs played in the simulator (left out by default)")
 
     from gateway.reports.cli import add_parsers as add_report_parsers
     from gateway.staff.cli import add_parsers as add_staff_parsers
@@ -171,7 +173,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def cmd_results(args: argparse.Namespace) -> int:
     from gateway.results import main as results_main
 
-    return results_main(load_settings(secret=False), args.flow, args.format)
+    return results_main(load_settings(secret=False), args.flow, args.format,
+                        include_simulated=args.include_simulated)
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:

@@ -1,7 +1,9 @@
 """`gateway results FLOW --format csv|json`: a flow's collected answers, pseudonymised.
 
 Contacts appear only as their pseudonym (the database holds no raw number). CSV cells that a
-spreadsheet would run as a formula are prefixed with `'`.
+spreadsheet would run as a formula are prefixed with `'`. Runs played in the simulator are left
+out, as on the staff pages and in their exports; `--include-simulated` lists them too (the
+`simulated` column tells them apart).
 """
 
 from __future__ import annotations
@@ -15,29 +17,31 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlmodel import Session, select
+from sqlalchemy import false
+from sqlmodel import Session, col, select
 
 from gateway.config import Settings
 from gateway.models import FlowRun
 
 FIXED_COLUMNS = [
     "run_id", "contact", "channel", "language", "status", "last_step", "started_at", "ended_at",
-    "simulated",  # runs played with `gateway simulate`: filter them out of real counts
+    "simulated",  # played in the simulator: only listed with --include-simulated
 ]
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def main(settings: Settings, flow: str, fmt: str = "csv", out: TextIO | None = None) -> int:
+def main(settings: Settings, flow: str, fmt: str = "csv", out: TextIO | None = None, *,
+         include_simulated: bool = False) -> int:
     from gateway.db import make_engine
 
     out = out or sys.stdout
+    query = select(FlowRun).where(FlowRun.flow == flow)
+    if not include_simulated:
+        query = query.where(col(FlowRun.simulated) == false())
     engine = make_engine(settings.database_url)
     try:
         with Session(engine) as session:
-            runs = list(session.exec(
-                select(FlowRun).where(FlowRun.flow == flow)
-                .order_by(FlowRun.started_at, FlowRun.id)
-            ))
+            runs = list(session.exec(query.order_by(col(FlowRun.started_at), col(FlowRun.id))))
     finally:
         engine.dispose()
     keys = result_keys(_flow_keys(settings, flow), runs)

@@ -70,6 +70,42 @@ def test_db_upgrade_creates_the_sqlite_database(tmp_path: Path) -> None:
     assert {"contact", "flow_run", "ussd_session_record"} <= tables
 
 
+def test_results_leaves_simulator_runs_out_unless_asked(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from sqlmodel import Session
+
+    from gateway.db import make_engine
+    from gateway.models import FlowRun
+
+    shutil.copytree(REPO / "flows", tmp_path / "flows")
+    url = f"sqlite:///{tmp_path}/gw.db"
+    env = clean_env(DATABASE_URL=url)
+    assert gateway("db", "upgrade", cwd=tmp_path, env=clean_env(GATEWAY_SECRET_KEY=KEY,
+                                                              DATABASE_URL=url)).returncode == 0
+    engine = make_engine(url)
+    with Session(engine) as session:
+        for run_id, simulated in (("real-run", False), ("played-run", True)):
+            session.add(FlowRun(
+                id=run_id, flow="budget", contact_pseudonym="c" * 32, channel="ussd",
+                language="en", status="completed", last_step="thanks",
+                answers={"priority": "drainage"}, simulated=simulated,
+                started_at=datetime(2025, 3, 1, 9, 0, tzinfo=UTC),
+                ended_at=datetime(2025, 3, 1, 9, 1, tzinfo=UTC)))
+        session.commit()
+    engine.dispose()
+
+    plain = gateway("results", "budget", cwd=tmp_path, env=env)
+    every = gateway("results", "budget", "--include-simulated", cwd=tmp_path, env=env)
+
+    assert plain.returncode == 0 and every.returncode == 0, plain.stderr + every.stderr
+    assert [line.split(",")[:1] + line.split(",")[8:9] for line in plain.stdout.splitlines()] == [
+        ["run_id", "simulated"], ["real-run", "False"]]
+    assert sorted(line.split(",")[0] + " " + line.split(",")[8]
+                  for line in every.stdout.splitlines()[1:]) == [
+        "played-run True", "real-run False"]
+
+
 def test_db_upgrade_says_when_the_database_is_unreachable(tmp_path: Path) -> None:
     url = f"postgresql+psycopg://gw:hunter2@127.0.0.1:{free_port()}/gw"
     env = clean_env(GATEWAY_SECRET_KEY=KEY, DATABASE_URL=url)

@@ -34,9 +34,9 @@ def run(run_id: str, minute: int, answers: dict, **fields) -> FlowRun:
     return FlowRun(**values)
 
 
-def results(settings, flow: str, fmt: str) -> tuple[int, str]:
+def results(settings, flow: str, fmt: str, **options) -> tuple[int, str]:
     out = io.StringIO()
-    code = main(settings, flow, fmt, out=out)
+    code = main(settings, flow, fmt, out=out, **options)
     return code, out.getvalue()
 
 
@@ -79,15 +79,37 @@ def test_formula_safe(value, safe):
 
 
 def test_json_lists_every_run_with_its_answers(settings, db_engine):
-    add_runs(db_engine, run("r1", 1, {"priority": "drainage", "households": 3}, simulated=True))
+    add_runs(db_engine, run("r1", 1, {"priority": "drainage", "households": 3}))
     code, text = results(settings, "budget", "json")
     assert code == 0
     assert json.loads(text) == [{
         "run_id": "r1", "contact": CONTACT, "channel": "ussd", "language": "sw",
         "status": "completed", "last_step": "thanks", "started_at": "2025-03-01T09:01:00+00:00",
-        "ended_at": "2025-03-01T09:02:00+00:00", "simulated": True,
+        "ended_at": "2025-03-01T09:02:00+00:00", "simulated": False,
         "answers": {"priority": "drainage", "households": 3},
     }]
+
+
+def test_simulator_runs_are_left_out_unless_asked_for(settings, db_engine):
+    add_runs(db_engine, run("real", 1, {"priority": "drainage"}),
+             run("played", 3, {"priority": "street_lights"}, simulated=True))
+    for fmt in ("csv", "json"):
+        code, text = results(settings, "budget", fmt)
+        assert code == 0 and "drainage" in text
+        assert "played" not in text and "street_lights" not in text
+    _, text = results(settings, "budget", "csv", include_simulated=True)
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [(r["run_id"], r["simulated"], r["priority"]) for r in rows] == [
+        ("real", "False", "drainage"), ("played", "True", "street_lights")]
+    _, text = results(settings, "budget", "json", include_simulated=True)
+    assert [(r["run_id"], r["simulated"]) for r in json.loads(text)] == [
+        ("real", False), ("played", True)]
+
+
+def test_a_flow_played_only_in_the_simulator_prints_only_the_header(settings, db_engine):
+    add_runs(db_engine, run("played", 1, {"priority": "drainage"}, simulated=True))
+    code, text = results(settings, "budget", "csv")
+    assert code == 0 and text.count("\r\n") == 1 and text.startswith("run_id,")
 
 
 def test_only_pseudonyms_appear_never_a_phone_number(client, settings, db_engine):

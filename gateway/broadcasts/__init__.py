@@ -5,6 +5,7 @@
     figures.py   the preview: recipients, STOP exclusions, encoding, cost      (pure)
     selection.py who the audience is in the database right now                (SQL reads)
     launch.py    confirm: the Broadcast, CSV contacts, the queued invites      (SQL writes, RQ)
+    bulk.py      thousands of rows in one COPY, skipping keys that exist       (SQL writes)
     progress.py  counts for the progress bar, and cancel                       (SQL)
 
 The guarantee that nobody gets the same invite twice rests on two things: the Broadcast's

@@ -25,6 +25,7 @@ class Figures:
     recipients: int
     excluded: int  # sent STOP
     no_number: int  # contacts we cannot text (never sent us an SMS, no number on file)
+    already_invited: int  # an earlier broadcast of this poll invited them: left out
     encoding: str  # "GSM-7" | "UCS-2"
     segments: int  # per message
     characters: int  # GSM-7 septets or UCS-2 code units
@@ -33,7 +34,8 @@ class Figures:
 
 
 def figures(
-    settings: Settings, text: str, by_provider: Mapping[str, int], *, excluded: int, no_number: int
+    settings: Settings, text: str, by_provider: Mapping[str, int], *, excluded: int,
+    no_number: int, already_invited: int = 0,
 ) -> Figures:
     """`by_provider`: how many recipients each provider will carry ({"africastalking": 950})."""
     sent_text = prepare(text, transliterate=settings.sms.transliterate)
@@ -48,6 +50,7 @@ def figures(
     recipients = sum(by_provider.values())
     return Figures(
         text=sent_text, recipients=recipients, excluded=excluded, no_number=no_number,
+        already_invited=already_invited,
         encoding=measured.encoding, segments=measured.segments, characters=measured.units,
         total_segments=recipients * measured.segments,
         costs=[(currency, round(amount, 4)) for currency, amount in costs.items()],

@@ -5,9 +5,9 @@ The page does `create` in its own transaction (with the audit entry), commits, t
 the audience and schedules `start_broadcast` with RQ's `enqueue_at`, which picks the people at
 that time (a STOP sent in between is respected) and queues them the same way.
 
-Invites are inserted in bulk (thousands of rows in a few statements) with "on conflict do
-nothing" on the dedupe key "broadcast:{id}:{pseudonym}": a retried job, or a second run of
-`start_broadcast`, adds nothing. They go in `send_batch` jobs of `outbox.batch_size` on the
+Invites are inserted in bulk (gateway.broadcasts.bulk: COPY on PostgreSQL) with "on conflict
+do nothing" on the dedupe key "broadcast:{id}:{pseudonym}": a retried job, or a second run of
+`start_broadcast`, adds nothing. They go in `send_batch` jobs (`outbox.bulk_job_size`) on the
 "low" queue, which the worker takes only when "high" (replies to citizens) is empty.
 """
 
@@ -24,22 +24,21 @@ from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
 from sqlalchemy import Table, and_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from gateway.broadcasts.audience import Audience
+from gateway.broadcasts.bulk import insert_ignoring
 from gateway.broadcasts.selection import Recipient, select_audience, select_stored
 from gateway.config import Settings
 from gateway.crypto import encrypt_number
 from gateway.models import Broadcast, Contact, OutboundMessage, Poll
-from gateway.outbox import JobPlan, enqueue_jobs, job_sender, segment_price
+from gateway.outbox import JobPlan, bulk_job_size, enqueue_jobs, job_sender, segment_price
 from gateway.sms.encoding import analyse, prepare
 
 log = logging.getLogger(__name__)
 
 START_QUEUE = "default"  # the worker takes it after replies, before bulk sends
 START_JOB = "gateway.broadcasts.launch.start_broadcast"
-INSERT_CHUNK = 1000
 OVERDUE = timedelta(minutes=2)  # a scheduled broadcast this late lost its job: start it again
 
 
@@ -67,11 +66,11 @@ def find(session: Session, token: str) -> Broadcast | None:
 def create(session: Session, settings: Settings, draft: Draft, actor: str) -> Created:
     """Add the broadcast (flushed, not committed); see the module docstring."""
     now = datetime.now(UTC)
-    selection = select_audience(session, draft.audience, settings.secret_key)
+    selection = select_audience(session, draft.audience, settings.secret_key, draft.flow)
     recipients = selection.recipients
     pseudonyms = None
     if draft.audience.by_numbers:
-        recipients = save_listed(session, settings, recipients, now)
+        recipients = save_listed(session, settings, recipients, now, tag=draft.audience.tag)
         pseudonyms = [r.pseudonym for r in recipients]
     broadcast = Broadcast(
         flow=draft.flow, text=draft.text, audience=draft.audience.stored(pseudonyms),
@@ -133,7 +132,7 @@ def start(engine: Any, redis_sync: Redis, settings: Settings, broadcast_id: int)
             return 0
         broadcast = session.get(Broadcast, broadcast_id)
         assert broadcast is not None
-        selection = select_stored(session, broadcast.audience)
+        selection = select_stored(session, broadcast.audience, broadcast.flow, broadcast_id)
         jobs = queue_invites(session, settings, broadcast, selection.recipients, now)
         broadcast.recipients, broadcast.excluded = len(selection.recipients), selection.excluded
         session.add(broadcast)
@@ -153,9 +152,13 @@ def start_overdue(engine: Any, redis_sync: Redis, settings: Settings) -> int:
 
 
 def save_listed(
-    session: Session, settings: Settings, recipients: list[Recipient], now: datetime
+    session: Session, settings: Settings, recipients: list[Recipient], now: datetime,
+    *, tag: str = "",
 ) -> list[Recipient]:
-    """Contacts for listed numbers: created with their encrypted number, or given one."""
+    """Contacts for listed numbers: created with their encrypted number (and `tag`), or given
+    one; with a `tag`, every listed contact carries it afterwards."""
+    if tag:
+        _tag(session, [r.pseudonym for r in recipients if r.number_encrypted], tag, now)
     missing = [r for r in recipients if r.number_encrypted is None and r.number]
     if not missing:
         return recipients
@@ -170,12 +173,26 @@ def save_listed(
         session.execute(update(Contact).where(and_(table.c.pseudonym == who,
                                                    table.c.number_encrypted.is_(None)))
                         .values(number_encrypted=tokens[who], updated_at=now))
+    if tag:
+        _tag(session, list(known), tag, now)
     new = [{"pseudonym": r.pseudonym, "number_encrypted": tokens[r.pseudonym],
-            "channel": r.provider, "opted_out": False, "tags": [], "created_at": now,
+            "channel": r.provider, "opted_out": False, "tags": [tag] if tag else [],
+            "created_at": now,
             "updated_at": now} for r in missing if r.pseudonym not in known]
-    _insert_ignoring(session, table, new, "pseudonym")
+    insert_ignoring(session, table, new, "pseudonym")
     return [replace(r, number_encrypted=tokens.get(r.pseudonym, r.number_encrypted))
             for r in recipients]
+
+
+def _tag(session: Session, pseudonyms: list[str], tag: str, now: datetime) -> None:
+    """Add `tag` to these contacts' tags (a JSON list: read, then written where it is new)."""
+    for chunk in _chunks(pseudonyms, 900):
+        for contact in session.exec(select(Contact).where(col(Contact.pseudonym).in_(chunk))):
+            if tag not in (contact.tags or []):
+                contact.tags = [*(contact.tags or []), tag]
+                contact.updated_at = now
+                session.add(contact)
+    session.flush()
 
 
 def queue_invites(
@@ -185,9 +202,14 @@ def queue_invites(
     """One "bulk", "low" row per recipient (none twice), grouped into `send_batch` jobs."""
     text = prepare(broadcast.text, transliterate=settings.sms.transliterate)
     measured = analyse(text)
-    rows = list(_invite_rows(settings, broadcast, recipients, text, measured.encoding,
-                             measured.segments, now))
-    _insert_ignoring(session, _table(OutboundMessage), rows, "dedupe_key")
+    shared = {"sender": None, "text": text, "kind": "bulk", "priority": "low",
+              "status": "queued", "encoding": measured.encoding, "segments": measured.segments,
+              "attempts": 0, "broadcast_id": broadcast.id, "created_at": now, "updated_at": now}
+    for provider, members in _by_provider(recipients).items():
+        cost = round(measured.segments * segment_price(settings, provider), 6)
+        rows = list(_invite_rows(broadcast, members, bulk_job_size(settings, provider)))
+        insert_ignoring(session, _table(OutboundMessage), rows, "dedupe_key",
+                        same={**shared, "provider": provider, "cost_estimate": cost})
     queued = session.exec(select(OutboundMessage.id, OutboundMessage.job_id).where(
         OutboundMessage.broadcast_id == broadcast.id, OutboundMessage.status == "queued",
     ).order_by(col(OutboundMessage.id))).all()
@@ -198,48 +220,30 @@ def queue_invites(
             for job_id, ids in by_job.items()]
 
 
-def _invite_rows(
-    settings: Settings, broadcast: Broadcast, recipients: Sequence[Recipient], text: str,
-    encoding: str, segments: int, now: datetime,
-) -> Iterator[dict[str, Any]]:
-    size = settings.outbox.batch_size
+def _by_provider(recipients: Sequence[Recipient]) -> dict[str, list[Recipient]]:
+    """Recipients we have a number for, by the provider that texts them."""
     by_provider: dict[str, list[Recipient]] = {}
     for recipient in recipients:
         if recipient.number_encrypted:
             by_provider.setdefault(recipient.provider, []).append(recipient)
-    for provider, members in by_provider.items():
-        cost = round(segments * segment_price(settings, provider), 6)
-        for start_at in range(0, len(members), size):
-            job_id = f"sms-batch-{uuid.uuid4().hex}"
-            for r in members[start_at:start_at + size]:
-                yield {
-                    "contact_pseudonym": r.pseudonym, "number_encrypted": r.number_encrypted,
-                    "provider": provider, "sender": None, "text": text, "kind": "bulk",
-                    "priority": "low", "status": "queued", "encoding": encoding,
-                    "segments": segments, "cost_estimate": cost, "attempts": 0,
-                    "dedupe_key": f"broadcast:{broadcast.id}:{r.pseudonym}",
-                    "job_id": job_id, "broadcast_id": broadcast.id,
-                    "created_at": now, "updated_at": now,
-                }
+    return by_provider
+
+
+def _invite_rows(
+    broadcast: Broadcast, members: list[Recipient], size: int
+) -> Iterator[dict[str, Any]]:
+    """What differs between invites: who, their number, the dedupe key, the job (`size` a job)."""
+    for start_at in range(0, len(members), size):
+        job_id = f"sms-batch-{uuid.uuid4().hex}"
+        for r in members[start_at:start_at + size]:
+            yield {"contact_pseudonym": r.pseudonym, "number_encrypted": r.number_encrypted,
+                   "dedupe_key": f"broadcast:{broadcast.id}:{r.pseudonym}", "job_id": job_id}
 
 
 def mark_live(session: Session, flow: str, now: datetime) -> None:
     poll = session.get(Poll, flow) or Poll(flow=flow)
     poll.status, poll.updated_at = "live", now
     session.add(poll)
-
-
-def _insert_ignoring(
-    session: Session, table: Table, rows: list[dict[str, Any]], key: str
-) -> None:
-    """Bulk insert; a row whose `key` exists already is skipped (both backends)."""
-    if not rows:
-        return
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(table).on_conflict_do_nothing(index_elements=[key])
-    for chunk in _chunks(rows, INSERT_CHUNK):
-        session.execute(statement, chunk)
 
 
 def _chunks(items: list, size: int) -> Iterable[list]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -29,7 +30,7 @@ from gateway.broadcasts import form as launch_form
 from gateway.broadcasts import launch, progress
 from gateway.broadcasts.figures import Figures, figures
 from gateway.broadcasts.invite import suggested_invite
-from gateway.broadcasts.selection import known_wards, select_audience
+from gateway.broadcasts.selection import known_tags, known_wards, select_audience
 from gateway.models import Broadcast
 from gateway.staff import audit
 from gateway.staff.pages import SECURITY_HEADERS, Context, field, render, staff_page
@@ -61,7 +62,7 @@ async def preview(request: Request, ctx: Context) -> Response:
     fields, reading = await _read(ctx)
     if reading.problems:
         return await _form(request, ctx, flow, fields, reading.problems, reading.listed.errors)
-    shown = await run_in_threadpool(_figures, ctx, reading)
+    shown = await run_in_threadpool(_figures, ctx, flow, reading)
     token = secrets.token_urlsafe(24)
     await ctx.runtime.redis.set(_token_key(token), ctx.actor, ex=TOKEN_TTL_SECONDS)
     return _preview(request, ctx, flow, fields, reading, shown, token, [])
@@ -80,7 +81,7 @@ async def confirm(request: Request, ctx: Context) -> Response:
     if reading.problems:
         return await _form(request, ctx, flow, fields, reading.problems, reading.listed.errors)
     known = bool(token) and await ctx.runtime.redis.get(_token_key(token)) == ctx.actor.encode()
-    shown = await run_in_threadpool(_figures, ctx, reading)
+    shown = await run_in_threadpool(_figures, ctx, flow, reading)
     problem = _refusal(ctx, shown, bool(known))
     if problem:
         token = secrets.token_urlsafe(24) if not known else token
@@ -101,7 +102,8 @@ async def broadcast_page(request: Request, ctx: Context) -> Response:
     return render(request, "broadcast.html", broadcast=broadcast, progress=now,
                   refresh_ms=REFRESH_MS, can_cancel=ctx.staff.is_admin and not now.finished,
                   cancelled=int(cancelled) if cancelled and cancelled.isdigit() else None,
-                  scheduled_for=launch_form.local_value(broadcast.scheduled_for))
+                  scheduled_for=launch_form.local_value(broadcast.scheduled_for, _zone(ctx)),
+                  time_zone=_zone(ctx).key)
 
 
 @staff_page()
@@ -151,22 +153,25 @@ async def _read(ctx: Context) -> tuple[launch_form.LaunchFields, launch_form.Rea
     settings = ctx.runtime.settings
     reading = launch_form.read(fields, file_text=file_text,
                                languages=tuple(settings.languages.supported),
-                               now=datetime.now(UTC))
+                               now=datetime.now(UTC), zone=_zone(ctx))
     return fields, reading
 
 
-def _figures(ctx: Context, reading: launch_form.Reading) -> Figures:
+def _figures(ctx: Context, flow: str, reading: launch_form.Reading) -> Figures:
     settings = ctx.runtime.settings
     with Session(ctx.runtime.engine) as session:
-        chosen = select_audience(session, reading.audience, settings.secret_key)
+        chosen = select_audience(session, reading.audience, settings.secret_key, flow)
     return figures(settings, reading.text, chosen.by_provider(), excluded=chosen.excluded,
-                   no_number=chosen.no_number)
+                   no_number=chosen.no_number, already_invited=chosen.already_invited)
 
 
 def _refusal(ctx: Context, shown: Figures, known_token: bool) -> str:
     cap = ctx.runtime.settings.staff.recipient_cap
     if not known_token:
         return "This preview has expired. Check the figures below and confirm again."
+    if shown.recipients == 0 and shown.already_invited:
+        return ("Everyone in this audience was already invited to this poll. To send them a "
+                "reminder, start again and tick “Invite again”.")
     if shown.recipients == 0:
         return "Nobody would receive this invite: change the audience."
     if shown.recipients > cap and field(ctx, "confirm_cap") != "yes":
@@ -189,8 +194,9 @@ def _launch(ctx: Context, draft: launch.Draft) -> int:
         try:  # create() flushes: a twin press can lose there or at the commit
             created = launch.create(session, runtime.settings, draft, ctx.actor)
             broadcast = created.broadcast
-            when = (f"at {launch_form.local_value(draft.send_at)} UTC" if draft.send_at
-                    else "now")
+            zone = _zone(ctx)
+            when = (f"at {launch_form.local_value(draft.send_at, zone)} {zone.key}"
+                    if draft.send_at else "now")
             audit.record(session, ctx.actor, "poll_launch", f"flow:{draft.flow}",
                          f"broadcast {broadcast.id} to {draft.audience.describe()}: "
                          f"{broadcast.recipients} recipients, {broadcast.excluded} excluded "
@@ -217,14 +223,15 @@ def _progress(ctx: Context, broadcast_id: int) -> tuple[Broadcast, progress.Prog
 
 async def _form(request: Request, ctx: Context, flow: str, values: launch_form.LaunchFields,
                 problems: list[str], row_errors: list[str]) -> Response:
-    def wards() -> list[str]:
+    def known() -> tuple[list[str], list[str]]:
         with Session(ctx.runtime.engine) as session:
-            return known_wards(session)
+            return known_wards(session), known_tags(session)
 
+    wards, tags = await run_in_threadpool(known)
     return render(request, "launch.html", 400 if problems else 200, flow=flow,
                   title=_title(ctx, flow), values=values, problems=problems,
                   row_errors=row_errors[:50], more_errors=max(len(row_errors) - 50, 0),
-                  wards=await run_in_threadpool(wards),
+                  wards=wards, tags=tags, time_zone=_zone(ctx).key,
                   languages=ctx.runtime.settings.languages.supported)
 
 
@@ -235,9 +242,14 @@ def _preview(request: Request, ctx: Context, flow: str, values: launch_form.Laun
     return render(request, "launch_preview.html", status, flow=flow, title=_title(ctx, flow),
                   values=values, reading=reading, figures=shown, token=token, problems=problems,
                   numbers="\n".join(reading.audience.numbers), over_cap=shown.recipients > cap,
-                  cap=cap, send_at=launch_form.local_value(reading.send_at),
+                  cap=cap, send_at=launch_form.local_value(reading.send_at, _zone(ctx)),
+                  time_zone=_zone(ctx).key,
                   row_errors=reading.listed.errors[:50],
                   more_errors=max(len(reading.listed.errors) - 50, 0))
+
+
+def _zone(ctx: Context) -> ZoneInfo:
+    return ZoneInfo(ctx.runtime.settings.staff.time_zone)  # checked when settings load
 
 
 def _title(ctx: Context, flow: str) -> str:

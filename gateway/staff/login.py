@@ -51,8 +51,8 @@ def _form(request: Request, runtime: Runtime, status: int, target: str, error: s
 
 async def login_submit(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
-    form = await request.form()
-    email = str(form.get("email") or "")[:FIELD_LIMIT]
+    form = await request.form(max_files=0)  # a file in the login form is refused (400)
+    email = str(form.get("email") or "")[:FIELD_LIMIT].replace("\x00", "")  # SQL refuses NUL
     password = str(form.get("password") or "")[:FIELD_LIMIT]
     target = _next(str(form.get("next") or ""))
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")

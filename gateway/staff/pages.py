@@ -23,6 +23,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from gateway.staff import web_sessions
 from gateway.staff.accounts import Staff
+from gateway.staff.results.labels import label_of
 from gateway.staff.web_sessions import StaffSession
 
 if TYPE_CHECKING:
@@ -60,13 +61,23 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 def render(request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
     session: StaffSession | None = getattr(request.state, "staff_session", None)
-    body = TEMPLATES.get_template(template).render(
-        staff=session.staff if session else None,
-        csrf_token=session.csrf if session else "",
-        path=request.url.path,
-        **values,
-    )
+    shared = {"staff": session.staff if session else None,
+              "csrf_token": session.csrf if session else "",
+              "path": request.url.path, "flow_title": flow_titles(request)}
+    body = TEMPLATES.get_template(template).render({**shared, **values})
     return HTMLResponse(body, status_code=status, headers=SECURITY_HEADERS)
+
+
+def flow_titles(request: Request) -> Callable[[str], str]:
+    """For templates: `flow_title("budget")` is "Ward budget poll" (the flow's title in its
+    default language), or the name itself for a flow that is not loaded."""
+
+    def title(name: str) -> str:
+        runtime: Runtime | None = getattr(request.app.state, "runtime", None)
+        flow = runtime.flows.get(name) if runtime is not None else None
+        return (label_of(flow, flow.title) or name) if flow is not None else name
+
+    return title
 
 
 SECURITY_HEADERS = {

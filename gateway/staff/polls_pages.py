@@ -31,7 +31,7 @@ from gateway.models import FlowRun
 from gateway.staff.pages import SECURITY_HEADERS, Context, field, render, staff_page
 from gateway.staff.results import exports, floip, store
 from gateway.staff.results.comments import comment_page
-from gateway.staff.results.tally import label_of
+from gateway.staff.results.labels import label_of
 from gateway.staff.results.view import completion_rate, public_view, staff_view
 
 if TYPE_CHECKING:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import urlencode
 
+from sqlalchemy import ColumnElement
 from sqlmodel import Session, select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -26,7 +27,13 @@ from gateway.reports.service import ReportContext, ReportError, change_status, s
 from gateway.staff import audit
 from gateway.staff.pages import SECURITY_HEADERS, Context, field, render, staff_page
 from gateway.staff.reports_csv import csv_text
-from gateway.staff.reports_filter import PAGE_SIZE, area_options, conditions, parse
+from gateway.staff.reports_filter import (
+    PAGE_SIZE,
+    ReportFilter,
+    area_options,
+    conditions,
+    parse,
+)
 from gateway.staff.reports_listing import (
     STATUS_LABELS,
     category_names,
@@ -43,10 +50,7 @@ DEPARTMENT_LIMIT = 80
 
 @staff_page()
 async def report_list(request: Request, ctx: Context) -> Response:
-    areas = ctx.runtime.areas
-    wanted = parse(request.query_params, areas)
-    names = category_names(ctx.runtime.flows)
-    where = conditions(wanted, areas)
+    wanted, names, where = _filter(request, ctx)
 
     def read() -> list:
         with Session(ctx.runtime.engine) as session:
@@ -56,16 +60,13 @@ async def report_list(request: Request, ctx: Context) -> Response:
     found = await run_in_threadpool(read)
     return render(request, "reports.html", rows=found[:PAGE_SIZE], more=len(found) > PAGE_SIZE,
                   wanted=wanted, statuses=STATUSES, labels=STATUS_LABELS, categories=names,
-                  area_groups=area_options(areas))
+                  area_groups=area_options(ctx.runtime.areas))
 
 
 @staff_page()
 async def report_csv(request: Request, ctx: Context) -> Response:
     """The filtered list, every page of it; the export is audited with its filter."""
-    areas = ctx.runtime.areas
-    wanted = parse(request.query_params, areas)
-    names = category_names(ctx.runtime.flows)
-    where = conditions(wanted, areas)
+    wanted, names, where = _filter(request, ctx)
 
     def export() -> str:
         with Session(ctx.runtime.engine) as session:
@@ -78,6 +79,15 @@ async def report_csv(request: Request, ctx: Context) -> Response:
     body = await run_in_threadpool(export)
     headers = {**SECURITY_HEADERS, "Content-Disposition": 'attachment; filename="reports.csv"'}
     return Response(body, media_type="text/csv; charset=utf-8", headers=headers)
+
+
+def _filter(
+    request: Request, ctx: Context
+) -> tuple[ReportFilter, dict[str, str], list[ColumnElement[bool]]]:
+    """The list's filter from the query string, the category names, and its SQL conditions
+    (the page and its CSV export read them alike)."""
+    wanted = parse(request.query_params, ctx.runtime.areas)
+    return wanted, category_names(ctx.runtime.flows), conditions(wanted, ctx.runtime.areas)
 
 
 # --- one report --------------------------------------------------------------------------------

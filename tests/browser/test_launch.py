@@ -85,6 +85,7 @@ def test_a_csv_audience_is_previewed_confirmed_and_sent_once(page: Page, live: L
     confirm_form = page.locator("form.confirm-form").evaluate("form => form.outerHTML")
     page.locator("#confirm-launch").click()
     expect(page).to_have_url(BROADCAST_URL)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Invites for “Ward budget poll”")
     broadcast_url = page.url
     bar, state = page.locator("#broadcast-bar"), page.locator("#broadcast-state")
     expect(bar).to_be_visible()

@@ -15,7 +15,7 @@ from browser.conftest import ANALYST, Live
 
 pytestmark = pytest.mark.browser
 
-# bench/ussd_walk.py's English walk: English, "98" for the priority menu's second page, project
+# bench/load.py's English walk: English, "98" for the priority menu's second page, project
 # 7 (the menu numbers on across pages), age, ward, no comment, send.
 ANSWERS = ["1", "98", "7", "3", "2", "0", "1"]
 CHOSEN, CHOSEN_LABEL = "health_drugs", "Health centre drugs"  # what that walk votes for
@@ -56,6 +56,9 @@ def test_answers_over_ussd_appear_on_the_open_results_page(page: Page, live: Liv
     chart = page.locator(f"#chart-priority-{CHOSEN}")
     chart_before = chart.text_content()
     page.evaluate("window.notReloaded = true")
+    # the funnel names steps by their question, the id aside; no unfilled "{priority}" or "…."
+    expect(page.locator("#funnel-language th")).to_have_text("Choose a language (language)")
+    expect(page.locator("#funnel-confirm th")).to_have_text("Send your vote? (confirm)")
     screenshot(page, "live-results-before")
 
     for phone in CITIZENS:

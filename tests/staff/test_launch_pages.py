@@ -6,13 +6,14 @@ import os
 from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from outbox_support import fresh_number, outbox_environ
 from rq import Queue
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
-from sqlmodel import Session
+from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
 from gateway.app import create_app
@@ -21,6 +22,7 @@ from gateway.broadcasts.selection import select_stored
 from gateway.config import load_settings
 from gateway.emulator.server import running
 from gateway.emulator.state import EmulatorConfig
+from gateway.models import Contact
 from gateway.phone import pseudonym
 from staff.launch_support import (
     LAUNCH,
@@ -230,7 +232,8 @@ def test_a_full_send_reaches_each_number_once_through_the_worker(
 
 def select_stored_now(engine, broadcast):
     with Session(engine) as session:
-        return select_stored(session, broadcast.audience).recipients
+        return select_stored(session, broadcast.audience, broadcast.flow,
+                             broadcast.id).recipients
 
 
 def test_cancel_stops_the_invites_not_yet_sent(admin, analyst, db_engine, phones):
@@ -257,12 +260,19 @@ def test_cancel_stops_the_invites_not_yet_sent(admin, analyst, db_engine, phones
 def test_a_scheduled_broadcast_waits_for_its_time(admin, staff_settings, db_engine, redis_sync,
                                                    phones):
     numbers = [fresh_number(), fresh_number()]
-    later = (datetime.now(UTC) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
+    zone = staff_settings.staff.time_zone
+    assert zone == "Africa/Nairobi"  # settings.toml's: staff type times as they live them
+    in_two_hours = (datetime.now(UTC) + timedelta(hours=2)).replace(second=0, microsecond=0)
+    later = in_two_hours.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%dT%H:%M")
+    shown = preview(admin, {"audience": "csv", "numbers": "\n".join(numbers),
+                            "when": "later", "send_at": later})
+    assert figure(shown.text, "when") == f"at {later.replace('T', ' ')} (Africa/Nairobi time)"
     progress_page = launch(admin, {"audience": "csv", "numbers": "\n".join(numbers),
                                    "when": "later", "send_at": later})
     [broadcast] = broadcasts(db_engine)
-    assert broadcast.status == "scheduled"
-    assert f"Scheduled for {later.replace('T', ' ')} UTC" in admin.get(progress_page).text
+    assert broadcast.status == "scheduled" and broadcast.scheduled_for == in_two_hours
+    assert (f"Scheduled for {later.replace('T', ' ')} (Africa/Nairobi time)"
+            in admin.get(progress_page).text)
 
     phones.work()
     assert phones.received() == [] and message_count(db_engine) == 0
@@ -322,3 +332,62 @@ def test_ten_thousand_listed_numbers_launch_in_one_confirm(admin, db_engine):
                           follow_redirects=False)
     assert response.status_code == 303
     assert message_count(db_engine) == 10_000
+
+
+def test_a_listed_launch_tags_its_numbers_for_a_later_launch_by_tag(
+    admin, staff_settings, db_engine, phones
+):
+    known = add_contact(db_engine, staff_settings, tags=["elders"])
+    listed = [fresh_number(), fresh_number(), known]
+    launch(admin, {"audience": "csv", "numbers": "\n".join(listed),
+                   "tag_listed": "Youth Forum"})
+    add_contact(db_engine, staff_settings, tags=["elders"])  # not on the list
+
+    with Session(db_engine) as session:
+        tags = {c.pseudonym: c.tags for c in session.exec(select(Contact)).all()}
+    secret = staff_settings.secret_key
+    assert tags[pseudonym(known, secret)] == ["elders", "youth forum"]
+    assert tags[pseudonym(listed[0], secret)] == ["youth forum"]
+    assert "youth forum" in admin.get(LAUNCH).text  # suggested in the form's tag list
+
+    reminder = preview(admin, {"audience": "contacts", "tag": "YOUTH forum", "reinvite": "yes"})
+    assert figure(reminder.text, "recipients") == "3"
+    elders = preview(admin, {"audience": "contacts", "tag": "elders", "reinvite": "yes"})
+    assert figure(elders.text, "recipients") == "2"
+
+
+def test_a_second_launch_of_the_poll_leaves_out_who_was_invited(admin, db_engine, phones):
+    first = [fresh_number(), fresh_number()]
+    launch(admin, {"audience": "csv", "numbers": "\n".join(first)})
+    phones.work()
+    newcomer = fresh_number()
+
+    again = preview(admin, {"audience": "csv", "numbers": "\n".join([*first, newcomer])})
+    assert figure(again.text, "recipients") == "1"
+    assert figure(again.text, "already-invited") == "2"
+    launch(admin, {"audience": "csv", "numbers": "\n".join([*first, newcomer])})
+    phones.work()
+    assert Counter(m["to"] for m in phones.received()) == Counter([*first, newcomer])
+
+    nobody = preview(admin, {"audience": "csv", "numbers": "\n".join(first)})
+    confirmed = admin.post(LAUNCH + "/confirm", data=confirm_form(nobody.text))
+    assert confirmed.status_code == 409
+    assert "Everyone in this audience was already invited to this poll" in confirmed.text
+    assert len(broadcasts(db_engine)) == 2
+
+    reminder = launch(admin, {"audience": "csv", "numbers": "\n".join(first),
+                              "reinvite": "yes", "text": "Reminder: dial *384*1#"})
+    phones.work()
+    reminded = [m["to"] for m in phones.received() if m["text"].startswith("Reminder")]
+    assert sorted(reminded) == sorted(first)
+    assert "Finished: 2 of 2 done" in admin.get(reminder).text
+
+
+def test_a_cancelled_invite_does_not_count_as_invited(admin, db_engine, phones):
+    numbers = [fresh_number(), fresh_number()]
+    progress_page = launch(admin, {"audience": "csv", "numbers": "\n".join(numbers)})
+    admin.post(progress_page + "/cancel", data={"csrf_token": csrf_of(admin.get(progress_page)
+                                                                      .text)})
+    again = preview(admin, {"audience": "csv", "numbers": "\n".join(numbers)})
+    assert figure(again.text, "recipients") == "2"
+    assert "figure-already-invited" not in again.text

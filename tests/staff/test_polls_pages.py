@@ -138,6 +138,26 @@ def test_the_funnel_shows_who_reached_each_step_and_who_left(analyst, ward_votes
     assert text_of(html, "chart-funnel-comment") == "25 (96%)"
 
 
+def test_the_funnel_names_each_step_by_its_question(analyst, ward_votes):
+    html = analyst.get("/staff/polls/budget").text
+    funnel = html[html.index('<section class="funnel"'):]
+    funnel = funnel[:funnel.index("</section>")]
+    heads = re.findall(r'<tr id="funnel-[a-z_]+"><th scope="row">(.*?)</th>', funnel, re.S)
+    assert heads == [
+        'Choose a language <span class="muted">(language)</span>',
+        'Which project should your ward fund first? <span class="muted">(priority)</span>',
+        'How old are you? <span class="muted">(age)</span>',
+        'Which ward do you live in? <span class="muted">(ward)</span>',
+        'Any comment for the county? <span class="muted">(comment)</span>',
+        'Send your vote? <span class="muted">(confirm)</span>',
+        "Completed",
+    ]
+    chart = re.search(r'<desc id="chart-funnel-desc">([^<]*)</desc>', funnel).group(1)
+    assert chart.startswith("Choose a language: 26 (100%). Which project should")
+    assert "Send your vote?: 25 (96%)" in chart
+    assert "…." not in html and "{priority}" not in html
+
+
 def test_the_fragment_is_the_live_section_and_follows_new_answers(analyst, staff_settings,
                                                                    ward_votes):
     first = analyst.get("/staff/polls/budget?fragment=1")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.staff.results import tally
+from gateway.staff.results import labels, tally
 from gateway.staff.results.charts import Bar, bar_chart
 from gateway.staff.results.suppress import suppress_line, suppress_table
 from gateway.staff.results.view import public_view, staff_view
@@ -33,7 +33,45 @@ def test_the_send_step_is_no_question_and_placeholders_do_not_show():
     budget = tally.questions(flow("budget"))
     assert [q.key for q in budget] == ["priority", "age", "ward"]
     steps = {s.step: s.label for s in tally.funnel(flow("budget"), [])}
-    assert steps["confirm"] == "Priority: …. Ward: …. Send your vote?"
+    assert steps["confirm"] == "Send your vote?"  # the question, not "Priority: …. Ward: …."
+    confirm = flow("budget").steps["confirm"]
+    assert labels.prompt_text(flow("budget"), confirm) == (
+        "Priority: [priority]. Ward: [ward]. Send your vote?")
+
+
+def test_funnel_steps_are_named_by_their_words_not_their_ids():
+    steps = {s.step: s.label for s in tally.funnel(flow("budget"), [])}
+    assert steps == {
+        "language": "Choose a language",  # its words are the system texts'
+        "priority": "Which project should your ward fund first?",
+        "age": "How old are you?",
+        "ward": "Which ward do you live in?",
+        "comment": "Any comment for the county?",  # not "Up to 80 letters. Reply 0 to skip."
+        "confirm": "Send your vote?",
+    }
+    survey = {s.step: s.label for s in tally.funnel(flow("survey"), [])}
+    assert survey["visited"] == "In the last 3 months, did you visit a county…"
+    assert survey["rating"] == "How was the service?"
+    assert all(len(label) <= labels.LABEL_LENGTH for label in survey.values())
+
+
+def test_a_prompt_made_only_of_answers_names_them():
+    report = flow("report")
+    assert labels.step_label(report, report.steps["confirm"]) == (
+        "[category] in [ward]: [description]")
+    assert labels.step_label(report, report.steps["location"]) == "Which county?"  # area step
+    assert labels.step_label(report, report.steps["mine"]) == "Your reports:"  # reports step
+
+
+@pytest.mark.parametrize(("text", "limit", "short"), [
+    ("How old are you?", 16, "How old are you?"),
+    ("one two three four five", 15, "one two three…"),
+    ("Sorry, the main problem", 15, "Sorry, the…"),  # no comma before the ellipsis
+    ("unbreakableword", 10, "unbreakab…"),
+])
+def test_shorten_cuts_at_a_word_and_stays_within_the_limit(text, limit, short):
+    assert labels.shorten(text, limit=limit) == short
+    assert len(short) <= limit
 
 
 def test_an_answer_the_flow_no_longer_offers_is_still_counted():

@@ -12,7 +12,8 @@ from datetime import datetime
 
 from gateway.flows.model import Flow
 from gateway.models import FlowRun
-from gateway.staff.results.tally import CHANNEL_NAMES, answer, completed, prompt_of, text_steps
+from gateway.staff.results.labels import prompt_text
+from gateway.staff.results.tally import CHANNEL_NAMES, answer, completed, text_steps
 
 PAGE_SIZE = 20
 
@@ -38,7 +39,7 @@ class CommentPage:
 
 
 def comment_page(flow: Flow, runs: Sequence[FlowRun], page: int) -> CommentPage:
-    found = [Comment(run.ended_at, prompt_of(flow, step), text, run.language,
+    found = [Comment(run.ended_at, prompt_text(flow, step), text, run.language,
                      CHANNEL_NAMES.get(run.channel, run.channel))
              for step in text_steps(flow) for run in completed(runs)
              if (text := answer(run, str(step.result))) is not None]

@@ -20,7 +20,8 @@ from typing import Any
 from gateway.flows.model import Flow, Step
 from gateway.models import FlowRun
 from gateway.staff.results.exports import flow_keys
-from gateway.staff.results.tally import YESNO, label_of, prompt_of
+from gateway.staff.results.labels import label_of, prompt_text
+from gateway.staff.results.tally import YESNO
 
 SPECIFICATION_VERSION = "1.0.0-rc1"
 FIELDS = [
@@ -91,7 +92,7 @@ def _question(flow: Flow, step: Step) -> dict[str, Any]:
         options["choices"] = [option.value for option in step.options]
     elif kind == "numeric" and step.min is not None and step.max is not None:
         options["range"] = [step.min, step.max]
-    return {"type": kind, "label": prompt_of(flow, step),
+    return {"type": kind, "label": prompt_text(flow, step),
             "type_options": options}
 
 

@@ -7,13 +7,13 @@ their vote. The funnel counts every run, since leaving is what it measures.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from gateway.flows.model import Flow, Step, localise
+from gateway.flows.model import Flow, Step
 from gateway.models import FlowRun
+from gateway.staff.results.labels import label_of, prompt_text, step_label
 
 QUESTION_TYPES = ("choice", "yesno", "number")
 CONFIRM = "confirm"  # the result key of a flow's "send your answers?" step: not a question
@@ -70,22 +70,10 @@ class Breakdown:
 
 @dataclass(frozen=True)
 class FunnelStep:
-    step: str
-    label: str
+    step: str  # the step id
+    label: str  # a short name for people: "Which ward do you live in?"
     reached: int  # runs that got to this step
     left: int  # runs that ended here without completing (hung up, timed out, failed)
-
-
-def label_of(flow: Flow, texts: Mapping[str, str]) -> str:
-    return localise(texts, flow.default_language, flow.default_language)
-
-
-def prompt_of(flow: Flow, step: Step) -> str:
-    """A step's prompt as a heading: "Priority: {priority}. Send?" reads "Priority: …. Send?"."""
-    return PLACEHOLDER.sub("…", label_of(flow, step.prompt)) or step.id
-
-
-PLACEHOLDER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
 
 
 def questions(flow: Flow) -> list[Question]:
@@ -108,7 +96,7 @@ def _question(flow: Flow, step: Step) -> Question:
         options = tuple((str(n), str(n)) for n in range(step.min, step.max + 1))
     else:
         options = tuple((o.value, label_of(flow, o.label)) for o in step.options)
-    return Question(str(step.result), step, prompt_of(flow, step), options)
+    return Question(str(step.result), step, prompt_text(flow, step), options)
 
 
 def completed(runs: Iterable[FlowRun]) -> list[FlowRun]:
@@ -201,8 +189,7 @@ def funnel(flow: Flow, runs: Sequence[FlowRun]) -> list[FunnelStep]:
             if run.status != "completed":
                 left[str(run.last_step)] += 1
         reached.update(set().union(*(dominators.get(s, {s}) for s in visited)))
-    return [FunnelStep(step.id, prompt_of(flow, step), reached[step.id],
-                       left[step.id])
+    return [FunnelStep(step.id, step_label(flow, step), reached[step.id], left[step.id])
             for step in flow.steps.values() if step.type != "end"]
 
 
