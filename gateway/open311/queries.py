@@ -55,9 +55,9 @@ def _window(params: Mapping[str, str], *, now: datetime) -> tuple[datetime, date
         return now - WINDOW, now
     if start is None:
         assert end is not None
-        return end - WINDOW, end
+        return _shifted(end, -WINDOW, "end_date"), end
     if end is None:
-        return start, start + WINDOW
+        return start, _shifted(start, WINDOW, "start_date")
     if start > end:
         raise bad_request("start_date is after end_date")
     if end - start > WINDOW:
@@ -79,7 +79,18 @@ def parse_datetime(params: Mapping[str, str], name: str) -> datetime | None:
         raise bad_request(example) from None
     if value.tzinfo is None:
         raise bad_request(example)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+03:00 is in year 0 in UTC
+        raise bad_request(f"{name} is out of range") from None
+
+
+def _shifted(moment: datetime, by: timedelta, name: str) -> datetime:
+    """`moment + by`, or the spec's 400 when that leaves Python's years 1 to 9999."""
+    try:
+        return moment + by
+    except OverflowError:
+        raise bad_request(f"{name} is out of range") from None
 
 
 def _comma_list(text: str) -> list[str]:

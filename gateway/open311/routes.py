@@ -8,7 +8,7 @@ thread; the database being down answers 503 in the same error format.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -21,7 +21,7 @@ from starlette.routing import Route
 from gateway.channels.base import BadRequest
 from gateway.open311 import services as catalogue
 from gateway.open311 import store, updates
-from gateway.open311.errors import Open311Error, not_found
+from gateway.open311.errors import Open311Error, bad_request, not_found
 from gateway.open311.formats import FORMATS, render, render_error, render_one
 from gateway.open311.queries import parse_query
 from gateway.web.ussd import read_form
@@ -43,6 +43,7 @@ def _answer(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         try:
             if fmt not in FORMATS:
                 raise not_found("the format must be json or xml")
+            _refuse_nul([*request.path_params.values(), *request.query_params.multi_items()])
             return await handler(request, fmt)
         except Open311Error as error:
             return render_error(fmt, error)
@@ -105,9 +106,17 @@ async def _form(request: Request, runtime: Runtime) -> dict[str, str]:
         )
     except BadRequest as error:
         raise Open311Error(error.status, str(error)) from None
+    _refuse_nul(form.items())
     if not form.get("api_key", "").strip():
         raise Open311Error(403, "api_key is required")
     return form
+
+
+def _refuse_nul(values: Iterable[str | tuple[str, str]]) -> None:
+    """No NUL character in a name or value: PostgreSQL refuses it in text (the spec's 400)."""
+    for value in values:
+        if "\x00" in (value if isinstance(value, str) else "".join(value)):
+            raise bad_request("NUL characters are not allowed")
 
 
 routes = [

@@ -3,7 +3,9 @@
 Per message:
 1. Drop duplicates: `SET gw:sms:seen:{provider}:{id} NX`, for a minute while the message is
    processed, then for sms.dedupe_seconds (the provider's retry of a message we already took
-   is acknowledged and not processed again).
+   is acknowledged and not processed again). Then the sender's per-number limit
+   (gateway.sms.rate_limit): a message over it is acknowledged and dropped, unanswered; STOP
+   always gets through.
 2. In one SQL transaction: record the inbound message (its unique constraint backs the dedupe
    key), lock or create the contact (so messages of one contact take turns), read its open SMS
    run and remembered language from Redis (one MGET), decide (`decide`, pure), update the
@@ -63,7 +65,7 @@ from gateway.reports.reference import normalize as normalize_reference
 from gateway.reports.reference import reference_for
 from gateway.reports.service import ReopenRefused, ReportContext, find, reopen, status_for
 from gateway.sessions import StoredRun, finished_entry
-from gateway.sms import sessions
+from gateway.sms import rate_limit, sessions
 from gateway.sms.keywords import command, fold, match_keyword
 from gateway.sms.sessions import Change, Loaded
 
@@ -101,7 +103,7 @@ class Reply:
 class Received:
     """What became of one inbound SMS; `replies` are what was queued (or, simulated, would be)."""
 
-    outcome: Literal["processed", "duplicate"]
+    outcome: Literal["processed", "duplicate", "rate_limited"]  # rate_limited: dropped, unanswered
     replies: tuple[Reply, ...] = ()
     message_ids: tuple[int, ...] = ()
 
@@ -139,7 +141,10 @@ async def receive(runtime: Runtime, sms: InboundSms, *, simulated: bool = False)
     if not simulated and not await runtime.redis.set(key, "pending", nx=True, ex=PENDING_SECONDS):
         return Received("duplicate")
     try:
-        received = await _receive(runtime, sms, simulated)
+        if simulated or await _admitted(runtime, sms):
+            received = await _receive(runtime, sms, simulated)
+        else:
+            received = Received("rate_limited")
     except BaseException:
         if not simulated:
             await _forget(runtime, key)
@@ -147,6 +152,20 @@ async def receive(runtime: Runtime, sms: InboundSms, *, simulated: bool = False)
     if not simulated:
         await _remember(runtime, key, settings.sms.dedupe_seconds)
     return received
+
+
+async def _admitted(runtime: Runtime, sms: InboundSms) -> bool:
+    """Within the sender's per-number limit (gateway.sms.rate_limit), or a STOP. STOP always
+    gets through; it is confirmed once, then an opted-out contact gets nothing until a START,
+    which the limit counts."""
+    if command(sms.text, runtime.settings.sms.commands) == "stop":
+        return True
+    contact = pseudonym(sms.sender, runtime.settings.secret_key)
+    admission = await rate_limit.admit(runtime.redis, contact, runtime.settings.sms)
+    if admission.first_refusal:
+        log.warning("sms from %s: more than %d messages a minute, dropping the rest unanswered",
+                    mask(sms.sender), runtime.settings.sms.per_number_per_minute)
+    return admission.allowed
 
 
 async def _receive(runtime: Runtime, sms: InboundSms, simulated: bool) -> Received:

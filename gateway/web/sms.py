@@ -27,7 +27,7 @@ from starlette.routing import Route
 from gateway.channels import africastalking, twilio
 from gateway.channels.base import BadRequest, DeliveryReport, InboundSms
 from gateway.delivery import apply_report
-from gateway.metrics import SMS_INBOUND, WEBHOOK_REJECTIONS
+from gateway.metrics import DELIVERY_REPORTS, SMS_INBOUND, WEBHOOK_REJECTIONS
 from gateway.phone import InvalidPhoneNumber, mask, normalise_e164, pseudonym
 from gateway.sms import conversation
 from gateway.web.ussd import read_form
@@ -39,9 +39,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TWIML = "text/xml"
-# Redis answers in a millisecond and the transaction in a few; past this something is down.
+# Redis answers in a millisecond and the transaction in a few; past this something is down, and
+# the provider (Africa's Talking gives up at 10 s) is better told 503 now, to retry later. The
+# database's own limits (gateway.db: 2 s to connect, 5 s for a pooled connection) come first.
 # (A database thread still running then may commit: the unique constraint keeps a retry single.)
-SMS_DEADLINE_SECONDS = 8.0
+SMS_DEADLINE_SECONDS = 6.0
 
 
 # --- inbound ------------------------------------------------------------------------------------
@@ -120,20 +122,23 @@ async def _apply(
     runtime: Runtime, report: DeliveryReport, contact: str | None, ok: Response
 ) -> Response:
     try:
-        await run_in_threadpool(
-            apply_report,
-            runtime.engine,
-            report.provider,
-            report.provider_id,
-            report.provider_status,
-            failure_reason=_meaning(report),
-            error_code=report.error_code or None,
-            contact_pseudonym=contact,
-        )
-    except SQLAlchemyError as error:
+        async with asyncio.timeout(SMS_DEADLINE_SECONDS):
+            outcome = await run_in_threadpool(
+                apply_report,
+                runtime.engine,
+                report.provider,
+                report.provider_id,
+                report.provider_status,
+                failure_reason=_meaning(report),
+                error_code=report.error_code or None,
+                contact_pseudonym=contact,
+            )
+    except (SQLAlchemyError, TimeoutError) as error:
+        DELIVERY_REPORTS.labels(outcome="database_down").inc()
         log.warning("%s delivery report: database unavailable (%s)",
                     report.provider, type(error).__name__)
         return PlainTextResponse("database unavailable", status_code=503)
+    DELIVERY_REPORTS.labels(outcome=outcome).inc()
     return ok
 
 

@@ -47,6 +47,9 @@ MULTIPART = "multipart/form-data"
 # A hop is two Redis round-trips of a millisecond or so. Past this Redis is down or too sick
 # to answer: say 503 at once (well under a second) rather than hang towards AT's 10 s.
 HOP_DEADLINE_SECONDS = 0.5
+# An end-of-session event is one small SQL insert; past this the database is away: 503, and
+# Africa's Talking sends the event again later (the insert is once per sessionId).
+EVENT_DEADLINE_SECONDS = 6.0
 LAST_RESPONSE_LIMIT = 182
 
 
@@ -57,13 +60,13 @@ async def africastalking_hop(request: Request) -> Response:
     except BadRequest as error:
         return _bad(error)
     with USSD_HOP_SECONDS.time():
-        return await _answer(runtime, hop)
+        return await _answer(runtime, hop, getattr(request.app.state, "hop_redis", None))
 
 
-async def _answer(runtime: Runtime, hop: UssdHop) -> Response:
+async def _answer(runtime: Runtime, hop: UssdHop, hop_redis: Any = None) -> Response:
     try:
         async with asyncio.timeout(HOP_DEADLINE_SECONDS):
-            screen = await handle_hop(runtime, hop)
+            screen = await handle_hop(runtime, hop, redis=hop_redis)
     except (RedisConnectionError, RedisTimeoutError, TimeoutError) as error:
         USSD_HOPS.labels(outcome="redis_down").inc()
         log.warning("ussd hop from %s: redis unavailable (%s)",
@@ -85,10 +88,11 @@ async def africastalking_events(request: Request) -> Response:
         return _bad(error)
     contact = pseudonym(event.phone, runtime.settings.secret_key) if event.phone else None
     try:
-        await run_in_threadpool(
-            record_ussd_session, engine=runtime.engine, event=event, contact=contact
-        )
-    except SQLAlchemyError as error:
+        async with asyncio.timeout(EVENT_DEADLINE_SECONDS):
+            await run_in_threadpool(
+                record_ussd_session, engine=runtime.engine, event=event, contact=contact
+            )
+    except (SQLAlchemyError, TimeoutError) as error:
         log.warning("ussd session event: database unavailable (%s)", type(error).__name__)
         return PlainTextResponse("database unavailable", status_code=503)
     return PlainTextResponse("ok")

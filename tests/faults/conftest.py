@@ -1,7 +1,9 @@
-"""Processes for the fault tests: the emulator, `gateway worker`, a private Redis to restart.
+"""Processes for the fault tests: the emulator, `gateway web` and `gateway worker`, a private
+Redis to restart, and a TCP proxy in front of PostgreSQL to cut.
 
 Everything runs as a real subprocess, so `kill -9` and a Redis restart are the real thing. The
-emulator's JSONL file is the count of what reached "the provider", whoever sent it.
+emulator's JSONL file is the count of what reached "the provider", whoever sent it. The tests
+run on PostgreSQL, production's database (and the one a proxy can cut).
 """
 
 from __future__ import annotations
@@ -12,28 +14,44 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import redis
 from conftest import REPO, TEST_SECRET_KEY
-from outbox_support import fresh_number, jsonl
-from sqlalchemy import Engine, func
+from outbox_support import fresh_number, jsonl, outbox_environ
+from sqlalchemy import Engine, func, insert, make_url
 from sqlmodel import Session, select
 
+from gateway.broadcasts import launch
+from gateway.broadcasts.audience import Audience
 from gateway.config import Settings
-from gateway.crypto import decrypt_number
+from gateway.crypto import decrypt_number, encrypt_number
 from gateway.embedded_redis import redis_answers, redis_server_binary
 from gateway.emulator.client import EmulatorClient
-from gateway.models import OutboundMessage
-from gateway.outbox import NewMessage, queue_message, queue_messages
+from gateway.models import Contact, OutboundMessage
+from gateway.outbox import queue_message
 from gateway.phone import pseudonym
 
+from .tcp_proxy import TcpProxy
+
 FINAL = ("sent", "delivered", "failed", "unknown")
+INVITE = "Budget poll: dial *384*1# or reply KURA to vote. Reply STOP to opt out."
+NOWHERE = "http://127.0.0.1:9"  # the providers' URL for a test that starts no emulator
+
+
+@pytest.fixture(scope="session", params=["postgresql"])
+def database_backend(request: pytest.FixtureRequest) -> str:
+    """PostgreSQL only: the guarantees are production's, and a full run of these tests on both
+    backends would cost CI minutes for little (SQLite's own tests are in the main suite)."""
+    return request.param
 
 
 def free_port() -> int:
@@ -122,9 +140,64 @@ class Processes:
     def worker(self, env: dict[str, str]) -> Process:
         return self.start("worker", ["worker"], env)
 
+    def web(self, env: dict[str, str]) -> Web:
+        """`gateway web` (uvicorn, as in the Procfile) on a free port, once it answers."""
+        port = free_port()
+        process = self.start("web", ["web"], {**env, "GATEWAY_APP_PORT": str(port)})
+        web = Web(f"http://127.0.0.1:{port}", process)
+        wait_for(web.answers, 30, "gateway web")
+        return web
+
     def stop_all(self) -> None:
         for process in reversed(self.started):
             process.stop()
+
+
+@dataclass
+class Web:
+    """A running `gateway web`, posted to as the providers would."""
+
+    url: str
+    process: Process
+
+    def answers(self) -> bool:
+        if self.process.popen.poll() is not None:
+            raise AssertionError(f"gateway web exited; see {self.process.log}")
+        try:
+            httpx.get(self.url + "/healthz", timeout=1.0)
+        except httpx.HTTPError:
+            return False
+        return True
+
+    def post(self, path: str, form: dict[str, str], *, timeout: float = 10.0,
+             headers: dict[str, str] | None = None) -> httpx.Response:
+        """One webhook, on its own connection (as a provider's retry would come)."""
+        return httpx.post(self.url + path, data=form, headers=headers, timeout=timeout)
+
+    def metric(self, name: str, **labels: str) -> float:
+        """A counter's value from /metrics (0 when it has not been counted yet)."""
+        text = httpx.get(self.url + "/metrics", timeout=5.0).text
+        wanted = ",".join(f'{key}="{value}"' for key, value in labels.items())
+        line = f"{name}_total{{{wanted}}} " if wanted else f"{name}_total "
+        for row in text.splitlines():
+            if row.startswith(line):
+                return float(row[len(line):])
+        return 0.0
+
+
+def fault_environ(
+    *, redis_url: str, database_url: str, tmp_path: Path, emulator_url: str = NOWHERE,
+    **outbox: Any,
+) -> dict[str, str]:
+    """The environment of the gateway processes of a fault test: quick sweeps and leases, so
+    what a fault leaves behind is settled within seconds, and throttles that do not dominate."""
+    quick = {"batch_size": 100, "sweep_interval_seconds": 0.5, "sweep_after_seconds": 2,
+             "send_lease_seconds": 4, "twilio_per_second": 500,
+             "africastalking_per_second": 5000, **outbox}
+    env = outbox_environ(redis_url=redis_url, database_url=database_url,
+                         var_dir=tmp_path / "var", emulator_url=emulator_url, **quick)
+    env["GATEWAY_RUNS_DRAIN_INTERVAL_SECONDS"] = "0.2"
+    return env
 
 
 @pytest.fixture
@@ -148,6 +221,12 @@ class Emulator:
         with EmulatorClient(self.url) as client:
             client.fault(kind, **options)
 
+    def holding(self, number: str) -> bool:
+        """The call carrying `number` has arrived and its fault taken: a "slow" one is now
+        being held by the emulator."""
+        with EmulatorClient(self.url) as client:
+            return all(fault.get("to") != number for fault in client.faults())
+
 
 @pytest.fixture
 def emulator(processes: Processes, tmp_path: Path) -> Emulator:
@@ -163,8 +242,6 @@ def emulator(processes: Processes, tmp_path: Path) -> Emulator:
 
 
 def _answers(url: str) -> bool:
-    import httpx
-
     try:
         return httpx.get(url + "/emulator/messages", timeout=0.5).status_code == 200
     except httpx.HTTPError:
@@ -226,18 +303,16 @@ def private_redis(tmp_path: Path) -> Iterator[Callable[..., PrivateRedis]]:
         server.kill()
 
 
-def nth_message(engine: Engine, n: int) -> tuple[int, str]:
-    """The id and number of the n-th message queued (0-based)."""
-    with Session(engine) as session:
-        row = session.exec(select(OutboundMessage).order_by(OutboundMessage.id).offset(n)).first()
-    assert row is not None and row.id is not None
-    return row.id, decrypt_number(row.number_encrypted, TEST_SECRET_KEY)
-
-
-def status_of(engine: Engine, message_id: int) -> str | None:
-    with Session(engine) as session:
-        row = session.get(OutboundMessage, message_id)
-        return row.status if row else None
+@pytest.fixture
+def database_proxy(database_url: str) -> Iterator[tuple[TcpProxy, str]]:
+    """A TCP proxy in front of the test's PostgreSQL database, and the URL through it."""
+    url = make_url(database_url)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    try:
+        yield proxy, url.set(host="127.0.0.1", port=proxy.port).render_as_string(
+            hide_password=False)
+    finally:
+        proxy.close()
 
 
 def statuses(engine: Engine) -> Counter[str]:
@@ -279,24 +354,48 @@ def figures(engine: Engine, emulator: Emulator) -> tuple[Figures, set[str], set[
             lost, unknown)
 
 
-def queue_all(
-    settings: Settings, engine: Engine, redis_sync: redis.Redis, *, bulk: int, replies: int,
-    providers: tuple[str, ...],
-) -> int:
-    """`bulk` messages (one text: Africa's Talking sends a batch in one call) in batch jobs and
-    `replies` one job each, per provider; each message to its own number, so the emulator's
-    record counts each one. Returns how many were queued."""
-    key = settings.secret_key
+def seed_contacts(engine: Engine, settings: Settings, providers: dict[str, int]) -> list[str]:
+    """Contacts who texted us before (so we hold their encrypted number), `providers[p]` of each
+    provider; returns their numbers in the order they were added."""
+    now = datetime.now(UTC)
+    numbers, rows = [], []
+    for provider, count in providers.items():
+        for _ in range(count):
+            number = fresh_number()
+            numbers.append(number)
+            rows.append({"pseudonym": pseudonym(number, settings.secret_key),
+                         "number_encrypted": encrypt_number(number, settings.secret_key),
+                         "channel": provider, "language": "en", "opted_out": False,
+                         "tags": [], "created_at": now, "updated_at": now})
     with Session(engine) as session:
-        for provider in providers:
-            numbers = [fresh_number() for _ in range(bulk)]
-            queue_messages(session, redis_sync, settings, [
-                NewMessage(pseudonym(n, key), n, provider, "Budget poll: reply KURA to vote")
-                for n in numbers
-            ])
-            for i in range(replies):
-                number = fresh_number()
-                queue_message(session, redis_sync, settings,
-                              contact_pseudonym=pseudonym(number, key), number_e164=number,
-                              provider=provider, text=f"Reply {i}", kind="reply")
-    return (bulk + replies) * len(providers)
+        session.execute(insert(Contact), rows)
+        session.commit()
+    return numbers
+
+
+def launch_broadcast(
+    engine: Engine, redis_sync: redis.Redis, settings: Settings, text: str = INVITE
+) -> int:
+    """Send the budget poll's invite to every contact now, as the staff launch page does:
+    `create` in a transaction, commit, then `after_commit` enqueues the send jobs."""
+    draft = launch.Draft("budget", text, Audience(), token=uuid.uuid4().hex)
+    with Session(engine, expire_on_commit=False) as session:
+        created = launch.create(session, settings, draft, "ann@county.go.ke")
+        session.commit()
+    launch.after_commit(redis_sync, settings, created)
+    assert created.broadcast.id is not None
+    return created.broadcast.id
+
+
+def queue_replies(
+    engine: Engine, redis_sync: redis.Redis, settings: Settings, count: int, provider: str
+) -> list[str]:
+    """`count` replies to citizens (high priority, one job each), each to its own number."""
+    numbers = [fresh_number() for _ in range(count)]
+    with Session(engine) as session:
+        for i, number in enumerate(numbers):
+            queue_message(session, redis_sync, settings,
+                          contact_pseudonym=pseudonym(number, settings.secret_key),
+                          number_e164=number, provider=provider, text=f"Reply {i}",
+                          kind="reply")
+    return numbers
