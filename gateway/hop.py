@@ -20,12 +20,13 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
+from gateway import db
 from gateway.areas import AreaTree
 from gateway.channels.africastalking import UssdHop
 from gateway.crypto import encrypt_number
@@ -57,15 +58,23 @@ log = logging.getLogger(__name__)
 CHANNEL = "ussd"
 SAVE_ATTEMPTS = 3
 LANGUAGE_LOOKUP_SECONDS = 0.25
-REPORTS_LOOKUP_SECONDS = 0.5  # "My reports" says "not available now" rather than wait longer
+# "My reports" says "not available now" rather than wait longer: well inside the hop's own
+# deadline (gateway.web.ussd), and not tried at all for a few seconds after a failure.
+REPORTS_LOOKUP_SECONDS = 0.25
 
 
 class SessionConflict(RuntimeError):
     """The hop lost the compare-and-set race on every attempt."""
 
 
-async def handle_hop(runtime: Runtime, hop: UssdHop, *, simulated: bool = False) -> Screen:
-    """The screen for this hop; raises redis errors when Redis is unreachable."""
+async def handle_hop(
+    runtime: Runtime, hop: UssdHop, *, simulated: bool = False, redis: Any = None
+) -> Screen:
+    """The screen for this hop; raises redis errors when Redis is unreachable.
+
+    `redis`: the client for the hop's two round-trips (the web process passes its lean
+    `gateway.hop_redis.HopRedis`); by default the runtime's redis-py client.
+    """
     settings = runtime.settings
     flow_name = settings.ussd.routes.get(hop.service_code)
     flow = runtime.flows.get(flow_name) if flow_name else None
@@ -74,7 +83,7 @@ async def handle_hop(runtime: Runtime, hop: UssdHop, *, simulated: bool = False)
         return Screen(runtime.texts.text("unavailable", settings.languages.default), final=True)
     contact = pseudonym(hop.phone, settings.secret_key)
     store = SessionStore(
-        runtime.redis,
+        redis if redis is not None else runtime.redis,
         session_ttl=settings.ussd.session_ttl_seconds,
         resume_window=settings.ussd.resume_window_seconds,
     )
@@ -118,11 +127,14 @@ def _lists_reports(flow: Flow) -> bool:
 async def own_reports(runtime: Runtime, contact: str) -> tuple[ReportLine, ...] | None:
     """The citizen's reports for "My reports" (one SQL read, in a thread), None if not now."""
     days = runtime.settings.reports.reopen_days
+    if db.recently_unreachable(runtime.engine):
+        return None
     try:
         async with asyncio.timeout(REPORTS_LOOKUP_SECONDS):
             return await run_in_threadpool(
                 mine.read_lines, runtime.engine, contact, reopen_days=days)
     except (SQLAlchemyError, TimeoutError) as error:  # the rest of the flow still works
+        db.note_unreachable(runtime.engine)
         log.warning("my reports unavailable: %s", type(error).__name__)
         return None
 

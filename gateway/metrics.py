@@ -8,8 +8,8 @@ Use: `USSD_HOPS.labels(outcome="continue").inc()`, `with USSD_HOP_SECONDS.time()
 from prometheus_client import REGISTRY, Counter, Histogram
 
 __all__ = [
-    "REGISTRY", "RUNS_PERSISTED", "SMS_INBOUND", "USSD_HOPS", "USSD_HOP_SECONDS",
-    "WEBHOOK_REJECTIONS",
+    "DELIVERY_REPORTS", "REGISTRY", "RUNS_PERSISTED", "SMS_INBOUND", "USSD_HOPS",
+    "USSD_HOP_SECONDS", "WEBHOOK_REJECTIONS",
 ]
 
 USSD_HOPS = Counter(
@@ -34,6 +34,13 @@ RUNS_PERSISTED = Counter(
 )
 SMS_INBOUND = Counter(
     "gateway_sms_inbound",
-    "Inbound SMS webhooks, by outcome (processed, duplicate, redis_down, database_down, error).",
+    "Inbound SMS webhooks, by outcome (processed, duplicate, rate_limited: over the sender's "
+    "sms.per_number_per_minute, dropped unanswered; redis_down, database_down, error).",
+    ["outcome"],
+)
+DELIVERY_REPORTS = Counter(
+    "gateway_delivery_reports",
+    "Delivery reports, by outcome (applied, unchanged, unknown_message, unknown_status, "
+    "database_down).",
     ["outcome"],
 )

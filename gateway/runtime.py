@@ -62,13 +62,15 @@ def build_runtime(settings: Settings) -> Runtime:
         settings=settings,
         # Short timeouts and one immediate retry (for a pooled connection that went stale): a
         # USSD hop must answer, or 503, long before the provider's 10 s.
-        # A burst of hops waits briefly for a pooled connection instead of failing: a hop holds
-        # one for well under a millisecond, so 64 serve hundreds of concurrent citizens.
+        # A burst of hops waits for a pooled connection instead of failing: a hop holds one for
+        # well under a millisecond, so 64 serve hundreds of concurrent citizens. The wait may be
+        # up to 2 s on a busy machine (0.4 s failed 300 simultaneous first hops under load) and
+        # is still far inside the provider's 10 s; a Redis that is down fails at connect, fast.
         redis=aioredis.Redis.from_pool(  # the client owns the pool and closes it
             aioredis.BlockingConnectionPool.from_url(
                 settings.redis_url,
                 max_connections=64,
-                timeout=0.4,
+                timeout=2.0,
                 socket_connect_timeout=0.25,
                 socket_timeout=0.5,
                 retry=AsyncRetry(NoBackoff(), retries=1),

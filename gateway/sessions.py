@@ -13,12 +13,15 @@ each other cannot both apply: the loser reloads and then sees a replay or a stal
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, TypeVar
+
+from redis.exceptions import NoScriptError
 
 from gateway.flows.engine import RunState
 from gateway.flows.model import ReportLine
@@ -58,6 +61,7 @@ end
 for i = 11, #ARGV do redis.call('RPUSH', KEYS[5], ARGV[i]) end
 return 1
 """
+SAVE_SHA = hashlib.sha1(SAVE_LUA.encode()).hexdigest()
 
 
 def session_key(session_id: str) -> str:
@@ -136,7 +140,7 @@ class StoredRun:
 
     def to_json(self) -> str:
         data = {
-            "s": json.loads(self.state.to_json()),
+            "s": self.state.to_dict(),
             "c": self.channel,
             "b": self.started_at,
             "u": self.updated_at,
@@ -149,7 +153,7 @@ class StoredRun:
     def from_json(cls, raw: str | bytes) -> StoredRun:
         data = json.loads(raw)
         return cls(
-            state=RunState.from_json(json.dumps(data["s"])),
+            state=RunState.from_dict(data["s"]),
             channel=data["c"],
             started_at=data["b"],
             updated_at=data["u"],
@@ -213,13 +217,16 @@ class Change:
 
 
 class SessionStore:
-    """Load and save hops for one (session, contact, flow); the Redis client is passed in."""
+    """Load and save hops for one (session, contact, flow); the Redis client is passed in.
+
+    Any asyncio client with redis-py's `mget`, `evalsha` and `script_load` will do: redis-py's
+    own, or the hop's lean `gateway.hop_redis.HopRedis`.
+    """
 
     def __init__(self, redis: Any, *, session_ttl: int, resume_window: int) -> None:
         self._redis = redis
         self._session_ttl = session_ttl
         self._resume_window = resume_window
-        self._save = redis.register_script(SAVE_LUA)
 
     async def load(self, session_id: str, contact: str, flow: str) -> Loaded:
         raws = await self._redis.mget(
@@ -235,7 +242,12 @@ class SessionStore:
             session_id, contact, flow, loaded, change,
             session_ttl=self._session_ttl, resume_window=self._resume_window,
         )
-        return bool(await self._save(keys=keys, args=args))
+        try:
+            saved = await self._redis.evalsha(SAVE_SHA, len(keys), *keys, *args)
+        except NoScriptError:  # a new or flushed Redis: one SCRIPT LOAD, then as usual
+            await self._redis.script_load(SAVE_LUA)
+            saved = await self._redis.evalsha(SAVE_SHA, len(keys), *keys, *args)
+        return bool(saved)
 
 
 def save_call(

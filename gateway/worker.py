@@ -3,6 +3,16 @@
 The loop runs in a thread beside RQ's work loop: RQ owns the main thread's SIGTERM/SIGINT
 handling (warm shutdown), and when its loop returns the drain thread is told to stop and
 gets one last drain, so nothing finished is left waiting in Redis longer than necessary.
+
+Jobs run in the worker process itself (RQ's SimpleWorker), not in a work horse forked per job:
+a fork, then a fresh database connection and settings in the horse, cost more CPU than sending
+the job's SMS (bench/broadcast.py on a busy 2-core machine, 100 messages a job: 1.9 ms of worker
+CPU per message with a fork per job, 0.3 ms without). What a fork protected against does not
+apply to our jobs: they hold no state
+between runs (`gateway.outbox.job_sender` is built once per process), RQ's job timeout still
+interrupts a stuck job (SIGALRM in the worker), and a worker killed in the middle of a job
+loses nothing the outbox's claims and sweeper do not already recover
+(tests/faults/test_worker_kill.py).
 """
 
 from __future__ import annotations
@@ -16,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Worker
+from rq import SimpleWorker
 from rq.exceptions import StopRequested
 from sqlalchemy import Engine
 
@@ -33,17 +43,19 @@ log = logging.getLogger(__name__)
 
 QUEUES = ["high", "default", "low"]  # in this order: replies to citizens go before bulk sends
 
-# RQ forks a work horse per job from the main thread. Were the drain/sweep thread inside an
-# import, SQLite or any other lock at that instant, the horse would inherit the lock held by a
-# thread it does not have, and hang the first time it needs it. So the thread does its work
-# holding FORK_GUARD, and a fork waits for it (os.register_at_fork in `main`).
+# RQ forks its scheduler from the main thread (at start, and again if it dies). Were the
+# drain/sweep thread inside an import, SQLite or any other lock at that instant, the child would
+# inherit the lock held by a thread it does not have, and hang the first time it needs it. So the
+# thread does its work holding FORK_GUARD, and a fork waits for it (os.register_at_fork in `main`).
 FORK_GUARD = threading.Lock()
 RESTART_PAUSE_SECONDS = 2.0
 SCHEDULER_STOP_SECONDS = 3.0  # RQ's scheduler checks for a stop request every second
+SWEEP_KEY = "gw:outbox:sweep"  # held by the worker that sweeps this interval
+SWEEP_KEY_SHARE = 0.8  # of the interval: the key is gone again when the next sweep is due
 
 
 def _in_child() -> None:
-    """After a fork (RQ's scheduler, a work horse): release the guard, and let SIGTERM/SIGINT
+    """After a fork (RQ's scheduler): release the guard, and let SIGTERM/SIGINT
     act by default until the child installs its own handlers. Inheriting `_catch_stop` would
     make a scheduler forked just as SIGTERM arrived ignore it, and the worker then waited for
     that scheduler forever (found by tests/test_worker.py's SIGTERM test under load)."""
@@ -85,9 +97,10 @@ def main(settings: Settings) -> int:
     return 0
 
 
-class _Worker(Worker):
-    """RQ's worker, sharing `stopping` with `work`: set by SIGTERM/SIGINT, also by one that
-    came before RQ installed its own handlers (then the loop ends at its first turn)."""
+class _Worker(SimpleWorker):
+    """RQ's worker without a fork per job, sharing `stopping` with `work`: set by SIGTERM/SIGINT,
+    also by one that came before RQ installed its own handlers (then the loop ends at its first
+    turn). A SIGTERM during a job lets the job finish (warm shutdown); a second one stops it."""
 
     def __init__(self, *args: Any, stopping: threading.Event, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -197,8 +210,14 @@ def run_once(
 
 
 def sweep_once(redis_sync: Redis, engine: Engine, settings: Settings) -> None:
+    """Sweep the outbox and start overdue broadcasts, unless another worker did in this
+    interval: one sweep per `outbox.sweep_interval_seconds` however many workers run. (During
+    a long broadcast each sweep reads and touches up to 500 waiting rows; every worker doing it
+    each interval multiplied those writes for nothing.)"""
     from gateway.broadcasts.launch import start_overdue
 
+    if not _sweep_turn(redis_sync, settings.outbox.sweep_interval_seconds):
+        return
     try:
         sweep_outbox(engine, redis_sync, settings)
     except Exception:  # Redis or the database away: the next sweep retries
@@ -207,6 +226,17 @@ def sweep_once(redis_sync: Redis, engine: Engine, settings: Settings) -> None:
         start_overdue(engine, redis_sync, settings)
     except Exception:
         log.exception("broadcasts: overdue start failed")
+
+
+def _sweep_turn(redis_sync: Redis, interval: float) -> bool:
+    """True for the first worker to ask in each interval (a Redis key that expires a little
+    before the next sweep is due). With Redis down, every worker sweeps: the sweep itself
+    copes, and it is then the only thing that re-enqueues work."""
+    try:
+        return bool(redis_sync.set(SWEEP_KEY, os.getpid(), nx=True,
+                                   px=max(1, int(interval * 1000 * SWEEP_KEY_SHARE))))
+    except RedisError:
+        return True
 
 
 def report_filing(runtime: Runtime) -> Filing:

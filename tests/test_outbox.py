@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -32,6 +32,7 @@ from gateway.outbox import (
     NewMessage,
     RetryLater,
     Sender,
+    bulk_job_size,
     enqueue_jobs,
     plan_jobs,
     queue_message,
@@ -153,6 +154,33 @@ def test_bulk_goes_in_batch_jobs_of_batch_size(outbox):
     low = Queue("low", connection=outbox.redis)
     assert low.count == 3
     assert sorted(len(job.args[0]) for job in low.jobs) == [50, 100, 100]
+
+
+def test_a_bulk_job_carries_at_most_two_seconds_of_the_throttle(settings):
+    assert settings.outbox.batch_size == 500
+    assert bulk_job_size(settings, "africastalking") == 100  # 50/s
+    assert bulk_job_size(settings, "twilio") == 20  # 10/s
+    fast = replace(settings, outbox=replace(settings.outbox, africastalking_per_second=10_000))
+    assert bulk_job_size(fast, "africastalking") == 500
+
+
+@pytest.mark.parametrize("outbox", [{"africastalking_per_second": 10_000}], indirect=True)
+def test_a_job_of_invites_is_one_africastalking_call(outbox):
+    numbers = [fresh_number() for _ in range(300)]
+    with Session(outbox.engine) as session:
+        queue_messages(session, outbox.redis, outbox.settings, [
+            NewMessage(pseudonym(n, outbox.settings.secret_key), n, "africastalking",
+                       "Budget poll: dial *384*1#") for n in numbers])
+    assert Queue("low", connection=outbox.redis).count == 1
+
+    outbox.work()
+
+    assert outbox.emulator.calls() == {"africastalking": 1, "twilio": 0}
+    accepted = {m["to"]: m["id"] for m in outbox.sent()}
+    assert sorted(accepted) == sorted(numbers)
+    with Session(outbox.engine) as session:
+        rows = session.exec(select(OutboundMessage)).all()
+    assert {(r.status, r.provider_id) for r in rows} == {("sent", pid) for pid in accepted.values()}
 
 
 def test_with_redis_down_the_row_waits_for_the_sweeper(outbox):

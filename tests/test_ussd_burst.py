@@ -1,7 +1,7 @@
 """A burst of citizens dialling at once waits for a pooled Redis connection instead of failing.
 
-Found by `bench/ussd_walk.py`: 200 simultaneous first hops exhausted a non-blocking pool of 100
-connections and half the citizens got 503 while Redis was perfectly healthy.
+Found by the USSD load generator (now `bench/load.py`): 200 simultaneous first hops exhausted a
+non-blocking pool of 100 connections and half the citizens got 503 while Redis was healthy.
 """
 
 from __future__ import annotations

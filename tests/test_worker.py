@@ -1,4 +1,5 @@
-"""`gateway worker`: finished runs reach SQL while it runs, and SIGTERM stops it cleanly."""
+"""`gateway worker`: finished runs reach SQL while it runs, one worker sweeps the outbox per
+interval, and SIGTERM stops it cleanly."""
 
 from __future__ import annotations
 
@@ -9,14 +10,18 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import REPO, environ_for_tests
+from outbox_support import make_message
+from rq import Queue
 from sqlmodel import Session, select
 
 from gateway.models import FlowRun
 from gateway.sessions import OUTBOX
-from gateway.worker import runs_loop
+from gateway.worker import runs_loop, sweep_once
 
 
 def entry(run_id: str) -> str:
@@ -51,6 +56,25 @@ def test_the_loop_drains_until_told_to_stop(settings, redis_sync, db_engine):
         loop.join(timeout=5)
     assert not loop.is_alive()
     assert wait_for_runs(db_engine, 2, timeout=0) == ["run-a", "run-b"]  # the last drain
+
+
+def test_one_worker_sweeps_the_outbox_per_interval(settings, redis_sync, db_engine):
+    """Several workers share the sweep: a lost job is re-enqueued by the first worker to sweep
+    in an interval; the others skip that interval."""
+    fast = replace(settings, outbox=replace(settings.outbox, sweep_after_seconds=0,
+                                            sweep_interval_seconds=0.3))
+    lost = [make_message(db_engine, fast, updated_at=datetime.now(UTC) - timedelta(seconds=5))
+            for _ in range(2)]
+    high = Queue("high", connection=redis_sync)
+
+    sweep_once(redis_sync, db_engine, fast)  # worker A
+    assert high.job_ids == [f"sms-{lost[0].id}", f"sms-{lost[1].id}"]
+    high.empty()
+    sweep_once(redis_sync, db_engine, fast)  # worker B, in the same interval: skips
+    assert high.count == 0
+    time.sleep(0.3)
+    sweep_once(redis_sync, db_engine, fast)  # the next interval: the jobs are lost again
+    assert high.count == 2
 
 
 @pytest.mark.slow

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
@@ -45,6 +46,7 @@ async def send(request: Request) -> Response:
     for field in ("username", "to", "message"):
         if not form.get(field):
             return PlainTextResponse(f"Request is missing required form field '{field}'", 400)
+    emulator.calls[NAME] += 1
     numbers = [n.strip() for n in str(form["to"]).split(",") if n.strip()]
     fault = emulator.faults.take(NAME, CALL_KINDS, numbers)
     if fault is not None:
@@ -52,8 +54,28 @@ async def send(request: Request) -> Response:
         if answer is not None:
             return answer
     text, sender = str(form["message"]), str(form.get("from") or AT_DEFAULT_SENDER)
-    recipients = [_recipient(emulator, number, text, sender) for number in numbers]
+    call = _Call(text, sender, max(1, analyse(text).segments), now_iso())
+    recipients, accepted = [], []
+    for number in numbers:
+        answer, message, outcome = _recipient(emulator, number, call)
+        recipients.append(answer)
+        if message is not None:
+            accepted.append((message, outcome))
+    emulator.store.add_many([message for message, _ in accepted])
+    if emulator.config.deliver_reports:
+        for message, outcome in accepted:
+            emulator.later(fire_reports(emulator, message, outcome))
     return JSONResponse(_answer(recipients), status_code=201)
+
+
+@dataclass(frozen=True)
+class _Call:
+    """What every recipient of one call shares: the text, its segments, the sender, the time."""
+
+    text: str
+    sender: str
+    segments: int
+    time: str
 
 
 async def _call_fault(fault: Fault) -> Response | None:
@@ -65,33 +87,33 @@ async def _call_fault(fault: Fault) -> Response | None:
     return None
 
 
-def _recipient(emulator: Emulator, number: str, text: str, sender: str) -> dict[str, Any]:
+def _recipient(
+    emulator: Emulator, number: str, call: _Call
+) -> tuple[dict[str, Any], SentMessage | None, str]:
+    """AT's answer for one recipient, the message accepted for it (None: refused), and how
+    its delivery reports will end ("delivered", or "undelivered" on request)."""
     fault = emulator.faults.take(NAME, RECIPIENT_KINDS, [number])
     kind = fault.kind if fault else None
     if kind in REFUSALS or not _NUMBER.fullmatch(number):
         code, status = REFUSALS[kind or "invalid"]
         return {"statusCode": code, "number": number, "status": status, "cost": "0",
-                "messageId": "None"}
-    segments = max(1, analyse(text).segments)
+                "messageId": "None"}, None, ""
     message = SentMessage(
         provider=NAME,
         id="ATXid_" + secrets.token_hex(16),
         to=number,
-        sender=sender,
-        text=text,
-        time=now_iso(),
-        segments=segments,
+        sender=call.sender,
+        text=call.text,
+        time=call.time,
+        segments=call.segments,
     )
-    emulator.store.add(message)
-    if emulator.config.deliver_reports:
-        emulator.later(fire_reports(emulator, message, kind or "delivered"))
     return {
         "statusCode": 101,
         "number": number,
         "status": "Success",
-        "cost": f"{CURRENCY} {segments * PRICE_PER_SEGMENT:.4f}",
+        "cost": f"{CURRENCY} {call.segments * PRICE_PER_SEGMENT:.4f}",
         "messageId": message.id,
-    }
+    }, message, kind or "delivered"
 
 
 def _answer(recipients: list[dict[str, Any]]) -> dict[str, Any]:

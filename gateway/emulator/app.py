@@ -6,6 +6,7 @@
 | POST, GET /2010-04-01/Accounts/{sid}/Messages.json | Twilio create / list |
 | GET /2010-04-01/Accounts/{sid}/Messages/{MessageSid}.json | Twilio fetch |
 | GET, DELETE /emulator/messages | what was accepted (`?to=`, `?provider=`); DELETE resets |
+| GET /emulator/calls | send requests taken per provider (an Africa's Talking bulk call is one) |
 | GET, POST, DELETE /emulator/faults | pending faults; add one; clear them |
 | POST /emulator/sms | play a citizen: `{"provider", "from", "text", "to"?, "id"?}` |
 | POST /emulator/ussd | play a citizen: `{"code", "phone", "text", "session"?}` |
@@ -59,11 +60,18 @@ async def home(request: Request) -> Response:
 async def messages(request: Request) -> Response:
     emulator: Emulator = request.app.state.emulator
     if request.method == "DELETE":
+        emulator.calls.clear()
         return JSONResponse({"deleted": emulator.store.clear()})
     found = emulator.store.list(
         to=request.query_params.get("to"), provider=request.query_params.get("provider")
     )
     return JSONResponse({"messages": [m.public() for m in found]})
+
+
+async def calls(request: Request) -> Response:
+    emulator: Emulator = request.app.state.emulator
+    return JSONResponse({provider: emulator.calls[provider]
+                         for provider in (africastalking_api.NAME, twilio_api.NAME)})
 
 
 async def faults(request: Request) -> Response:
@@ -151,6 +159,7 @@ ROUTES = [
     Route(_TWILIO + ".json", twilio_api.listing, methods=["GET"]),
     Route(_TWILIO + "/{message_sid}.json", twilio_api.fetch, methods=["GET"]),
     Route("/emulator/messages", messages, methods=["GET", "DELETE"]),
+    Route("/emulator/calls", calls, methods=["GET"]),
     Route("/emulator/faults", faults, methods=["GET", "POST", "DELETE"]),
     Route("/emulator/sms", citizen_sms, methods=["POST"]),
     Route("/emulator/ussd", citizen_ussd, methods=["POST"]),

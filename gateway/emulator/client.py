@@ -29,8 +29,13 @@ class EmulatorClient:
         return self._call("GET", "/emulator/messages", params=params)["messages"]
 
     def clear(self) -> int:
-        """Forget every accepted message (memory and file); returns how many there were."""
+        """Forget every accepted message (memory and file) and the call counts; returns how
+        many messages there were."""
         return self._call("DELETE", "/emulator/messages")["deleted"]
+
+    def calls(self) -> dict[str, int]:
+        """Send requests taken per provider since the start or the last `clear`."""
+        return self._call("GET", "/emulator/calls")
 
     def fault(
         self,

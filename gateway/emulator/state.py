@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Coroutine
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -82,6 +83,7 @@ class Emulator:
         self.config = config
         self.store = MessageStore(config.messages_path)
         self.faults = FaultBook()
+        self.calls: Counter[str] = Counter()  # send requests per provider
         self.http = httpx.AsyncClient(timeout=POST_TIMEOUT_SECONDS)
         self._tasks: set[asyncio.Task[Any]] = set()
 

@@ -70,6 +70,7 @@ async def create(request: Request) -> Response:
     problem = _problem(to, body, sender or service)
     if problem:
         return error(problem)
+    emulator.calls[NAME] += 1
     fault = emulator.faults.take(NAME, CALL_KINDS, [to])
     if fault is not None and fault.kind != "slow":
         return error(FAULT_ERRORS[fault.kind])

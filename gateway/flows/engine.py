@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gateway.flows import own_reports
 from gateway.flows import render as layout
@@ -63,6 +63,10 @@ class RunState:
 
     def to_json(self) -> str:
         """Compact: stored in Redis for every open run (demo flows stay well under 400 bytes)."""
+        return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False)
+
+    def to_dict(self) -> dict[str, object]:
+        """What `to_json` writes, before encoding (for hosts that embed it in their own JSON)."""
         data: dict[str, object] = {
             "i": self.run_id,
             "f": self.flow,
@@ -82,13 +86,21 @@ class RunState:
             data["w"] = self.area
         if self.pick:
             data["k"] = self.pick
-        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        return data
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> RunState:
         """Raises ValueError on anything `to_json` could not have written."""
         try:
             data = json.loads(raw)
+        except ValueError as error:
+            raise ValueError(f"not a run state: {error}") from None
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> RunState:
+        """What `to_dict` gave, decoded; raises ValueError on anything else."""
+        try:
             state = cls(
                 run_id=data["i"],
                 flow=data["f"],

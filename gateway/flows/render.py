@@ -6,8 +6,10 @@ what the engine shows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import TypeVar
 
 from gateway.flows.inputs import INPUTS, Choice, Spec
 from gateway.flows.model import Flow, Step, localise
@@ -15,6 +17,34 @@ from gateway.flows.pagination import LIMIT, Page, paginate
 from gateway.flows.texts import SystemTexts, fill
 
 MISSING_ANSWER = "-"  # what {key} shows for a question skipped or not reached
+T = TypeVar("T")
+
+
+class _Memo:
+    """Results of the pure layout functions below, by the identity of their flow, texts and step.
+
+    Every hop lays out a screen, and a menu's choices, error lines and pages are the same each
+    time for the same step and language. An entry holds the objects it is keyed by, so their
+    ids cannot be reused while it lives; past `size` entries (steps built per call, such as
+    area menus, come and go) it starts afresh.
+    """
+
+    def __init__(self, size: int = 2048) -> None:
+        self.size = size
+        self.entries: dict[tuple[object, ...], tuple[tuple[object, ...], object]] = {}
+
+    def get(self, objects: tuple[object, ...], values: tuple[object, ...],
+            compute: Callable[[], T]) -> T:
+        key = (*map(id, objects), *values)
+        entry = self.entries.get(key)
+        if entry is None:
+            if len(self.entries) >= self.size:
+                self.entries.clear()
+            entry = self.entries[key] = (objects, compute())
+        return entry[1]  # type: ignore[return-value]
+
+
+_memo = _Memo()
 
 
 @dataclass(frozen=True)
@@ -29,6 +59,11 @@ def system_text(flow: Flow, texts: SystemTexts, key: str, language: str, **value
 
 def menu(flow: Flow, texts: SystemTexts, step: Step, language: str) -> tuple[Choice, ...]:
     """The numbered entries of a choice, yes/no or language step."""
+    return _memo.get((flow, texts, step), ("menu", language),
+                     lambda: _menu(flow, texts, step, language))
+
+
+def _menu(flow: Flow, texts: SystemTexts, step: Step, language: str) -> tuple[Choice, ...]:
     if step.type == "choice":
         return tuple(
             Choice(
@@ -63,8 +98,11 @@ def error_texts(flow: Flow, texts: SystemTexts, step: Step, language: str) -> li
 
 def reserve(flow: Flow, texts: SystemTexts, step: Step, language: str) -> int:
     """Room kept free for the longest error line and its line break."""
-    longest = max((len(error) for error in error_texts(flow, texts, step, language)), default=-1)
-    return longest + 1
+    def longest() -> int:
+        errors = error_texts(flow, texts, step, language)
+        return max((len(error) for error in errors), default=-1) + 1
+
+    return _memo.get((flow, texts, step), ("reserve", language), longest)
 
 
 def quotes(
@@ -75,6 +113,32 @@ def quotes(
     for key, value in answers.items():
         shown[key] = quote(flow, texts, key, value, language)
     return shown
+
+
+class _Quotes(Mapping[str, str]):
+    """`quotes(...)`, computed on first use: most prompts quote no earlier answer."""
+
+    def __init__(self, flow: Flow, texts: SystemTexts, answers: Mapping[str, str | int],
+                 language: str) -> None:
+        self._args = (flow, texts, answers, language)
+        self._shown: dict[str, str] | None = None
+
+    def _all(self) -> dict[str, str]:
+        if self._shown is None:
+            self._shown = quotes(*self._args)
+        return self._shown
+
+    def __getitem__(self, key: str) -> str:
+        return self._all()[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._all()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
 
 
 def quote(flow: Flow, texts: SystemTexts, key: str, value: str | int, language: str) -> str:
@@ -116,10 +180,18 @@ def pages(
     a menu arrives in one message with every option.
     """
     top = header(flow, texts, step, language, quoted)
-    labels = [choice.label for choice in menu(flow, texts, step, language)]
+    labels = tuple(choice.label for choice in menu(flow, texts, step, language))
     more = system_text(flow, texts, "more", language)
     back = system_text(flow, texts, "back", language)
-    return paginate(top, labels, more, back, limit, reserve(flow, texts, step, language))
+    return list(_paginated(top, labels, more, back, limit, reserve(flow, texts, step, language)))
+
+
+@lru_cache(maxsize=2048)
+def _paginated(
+    top: str, labels: tuple[str, ...], more: str, back: str, limit: int, room: int
+) -> tuple[Page, ...]:
+    """`paginate`, remembered: the same texts always give the same (frozen) pages."""
+    return tuple(paginate(top, labels, more, back, limit, room))
 
 
 def step_screen(
@@ -132,7 +204,7 @@ def step_screen(
     error: str | None = None,
     limit: int = LIMIT,
 ) -> Screen:
-    quoted = quotes(flow, texts, answers, language)
+    quoted = _Quotes(flow, texts, answers, language)  # worked out only if the text quotes
     if step.type == "end":
         return Screen(clip(header(flow, texts, step, language, quoted), limit), True)
     laid_out = pages(flow, texts, step, language, quoted, limit)

@@ -194,6 +194,21 @@ def test_every_accepted_message_is_a_line_in_the_file(emulator: Emulated) -> Non
                                          "segments"}  # fmt: skip
 
 
+def test_a_1000_recipient_call_is_one_call_and_a_line_per_recipient(emulator: Emulated) -> None:
+    numbers = [f"+2547{i:08d}" for i in range(1000)]
+    form = {"username": DEV_AT_USERNAME, "to": ",".join(numbers), "message": "Dial *384*1#"}
+
+    data = at_post(emulator, form).json()["SMSMessageData"]
+
+    assert data["Message"] == "Sent to 1000/1000 Total Cost: KES 800.0000"
+    lines = read_messages(emulator.messages_path)
+    assert [line["to"] for line in lines] == numbers
+    assert len({line["id"] for line in lines}) == 1000
+    assert emulator.client.calls() == {"africastalking": 1, "twilio": 0}
+    emulator.client.clear()
+    assert emulator.client.calls() == {"africastalking": 0, "twilio": 0}
+
+
 def test_a_restarted_emulator_remembers_what_it_accepted(tmp_path: Path) -> None:
     settings = sms_settings(tmp_path)
     with emulated(settings, tmp_path) as first:
