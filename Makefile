@@ -11,8 +11,9 @@ run: $(VENV)/.installed
 	$(BIN)/gateway db upgrade
 	exec $(BIN)/gateway run
 
+# Up to 4 test processes (one per core); browser tests share one, fault tests another.
 test: lint chromium
-	$(BIN)/pytest
+	$(BIN)/pytest --numprocesses=auto --maxprocesses=4 --dist loadgroup
 
 # The browser tests drive Debian's Chromium (Playwright cannot download a browser here).
 # Installed only when missing: as root or with passwordless sudo through apt-get; otherwise
@@ -35,9 +36,9 @@ apt-chromium:
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 
-bench:
-	@echo "make bench arrives with issue 7"
-	@exit 1
+# Starts its own Redis, database, emulator, web and worker; prints one table, writes bench/RESULTS.md.
+bench: $(VENV)/.installed
+	$(BIN)/python bench/run.py
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
