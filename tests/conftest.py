@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -43,6 +44,15 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/9"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under `pytest -n 2 --dist loadgroup` (make test), the browser tests share one worker
+    (and its one Chromium), and so do the fault tests, which start and kill processes."""
+    for item in items:
+        for group in ("browser", "faults"):
+            if f"{os.sep}tests{os.sep}{group}{os.sep}" in str(item.path):
+                item.add_marker(pytest.mark.xdist_group(group))
+
+
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
 
@@ -54,13 +64,25 @@ def in_ci() -> bool:
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = os.environ.get("GATEWAY_TEST_REDIS_URL")
     if url or redis_answers(DEFAULT_REDIS_URL, timeout=0.25):
-        yield url or DEFAULT_REDIS_URL
+        yield _for_this_worker(url or DEFAULT_REDIS_URL)
         return
     server = start_embedded_redis(tmp_path_factory.mktemp("redis"))
     try:
         yield server.url
     finally:
         server.stop()
+
+
+def _for_this_worker(url: str) -> str:
+    """pytest-xdist runs tests in worker processes gw0, gw1…: each flushes its own Redis database
+    (gw0 the given one, gwN the Nth below it), so no worker empties another's."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker.removeprefix("gw") or 0)
+    if not index:
+        return url
+    parts = urlsplit(url)
+    database = int(parts.path.strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{(database - index) % 16}"))
 
 
 @pytest.fixture
