@@ -65,13 +65,16 @@ def build_runtime(settings: Settings) -> Runtime:
         # A burst of hops waits for a pooled connection instead of failing: a hop holds one for
         # well under a millisecond, so 64 serve hundreds of concurrent citizens. The wait may be
         # up to 2 s on a busy machine (0.4 s failed 300 simultaneous first hops under load) and
-        # is still far inside the provider's 10 s; a Redis that is down fails at connect, fast.
+        # is still far inside the provider's 10 s; a Redis that is down refuses the connection
+        # at once. The connect timeout is for a black-holed host: 0.25 s failed connections to a
+        # healthy Redis when 300 first hops kept the event loop busy on a loaded machine, and
+        # the USSD hop has its own 0.5 s deadline anyway.
         redis=aioredis.Redis.from_pool(  # the client owns the pool and closes it
             aioredis.BlockingConnectionPool.from_url(
                 settings.redis_url,
                 max_connections=64,
                 timeout=2.0,
-                socket_connect_timeout=0.25,
+                socket_connect_timeout=1.0,
                 socket_timeout=0.5,
                 retry=AsyncRetry(NoBackoff(), retries=1),
             )
