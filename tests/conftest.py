@@ -44,9 +44,12 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/9"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under `pytest -n 2 --dist loadgroup` (make test), the browser tests share one worker
-    (and its one Chromium), and so do the fault tests, which start and kill processes."""
+    (and its one Chromium), and so do the fault tests, which start and kill processes. Without
+    xdist (`-p no:xdist`) there are no groups to keep."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
     for item in items:
         for group in ("browser", "faults"):
             if f"{os.sep}tests{os.sep}{group}{os.sep}" in str(item.path):
