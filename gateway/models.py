@@ -272,3 +272,20 @@ class Broadcast(SQLModel, table=True):
     created_by: str
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
+
+
+def row_defaults(model: type[SQLModel]) -> dict[str, Any]:
+    """The values an ORM insert of `model` would give the columns left out: each field's
+    default, or a fresh one from its default factory. For Core inserts on hot paths
+    (gateway.sms.conversation), which then stay equal to the ORM's rows when a column is added.
+    A column without a default is left out: the caller must give it."""
+    values: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        if name not in model.__table__.columns:  # type: ignore[attr-defined]
+            continue
+        if info.default_factory is not None:
+            values[name] = info.default_factory()  # type: ignore[call-arg]
+        elif not info.is_required():
+            values[name] = info.default
+    values.pop("id", None)  # the database's
+    return values
