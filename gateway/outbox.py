@@ -39,7 +39,13 @@ on both sides of it, because a forked work horse builds its own.
 
 Cost per message matters for a 100,000-invite broadcast (bench/broadcast.py): a batch job reads
 its rows, claims them and records their results with one statement each (on PostgreSQL the
-per-row results travel as arrays), and Africa's Talking gets one HTTP call per job.
+per-row results travel as arrays), and Africa's Talking gets one HTTP call per job (per half
+second of the throttle at low rates: `throttle.bulk_call_size`). The rows are found by primary
+key only (`_status_is`), so a job costs the same in a broadcast of 1,000 or of 100,000.
+
+Replies never wait behind bulk for the provider's throttle: replies reserve tokens, bulk takes
+only what the bucket holds beyond a headroom kept for replies (gateway.throttle). A reply can
+still wait for a worker to finish its current bulk job (`bulk_job_size`).
 """
 
 from __future__ import annotations
@@ -175,14 +181,15 @@ def queue_messages(
 def bulk_job_size(settings: Settings, provider: str) -> int:
     """Messages per `send_batch` job: `outbox.batch_size`, but never more than
     BULK_JOB_SECONDS of the provider's throttle, so a worker is not tied up in one bulk job
-    for long while replies to citizens wait (50/s: 100 a job; an account allowed 1,000/s:
-    batch_size, 500 by default, one Africa's Talking call each).
+    for long while replies to citizens wait (50/s: 100 a job, sent in Africa's Talking calls of
+    25, `throttle.bulk_call_size`; an account allowed 1,000/s: batch_size, 500 by default, one
+    call each).
 
     A reply waits for the first worker to finish its current job: bench/broadcast.py measured
     its p99 at about 0.3 s with jobs of 250, 0.7 s with 500 and 1.5 s with 1,000 while 100,000
     invites drained, against 3,500, 3,800 and 4,000 invites/s (one run each, 4 workers on a
     busy 2-core machine): 500 keeps replies well under a second and most of the throughput."""
-    rate = float(getattr(settings.outbox, f"{provider}_per_second"))
+    rate = _rate(settings, provider)
     return max(1, min(settings.outbox.batch_size, int(rate * BULK_JOB_SECONDS)))
 
 
@@ -401,6 +408,7 @@ class _Row:
     number_encrypted: str
     text: str
     sender: str | None
+    priority: str  # "high": replies and notices (the throttle's reply lane); "low": bulk
 
 
 def send(sender: Sender, message_ids: Sequence[int]) -> str:
@@ -426,8 +434,9 @@ def _queued(engine: Engine, message_ids: Sequence[int]) -> list[_Row]:
     table = OutboundMessage.__table__.c  # type: ignore[attr-defined]
     with engine.connect() as connection:
         rows = connection.execute(
-            select(table.id, table.provider, table.number_encrypted, table.text, table.sender)
-            .where(table.id.in_(list(message_ids)), table.status == "queued")
+            select(table.id, table.provider, table.number_encrypted, table.text, table.sender,
+                   table.priority)
+            .where(table.id.in_(list(message_ids)), _status_is(table.status, "queued"))
             .order_by(table.id)
         ).all()
     return [_Row(*row) for row in rows]
@@ -438,27 +447,43 @@ def _calls(rows: list[_Row], settings: Settings) -> list[tuple[str, list[list[_R
 
     A provider module's MAX_RECIPIENTS (Africa's Talking: many numbers, one text) says how many
     share a call, capped by outbox.batch_size; without it (Twilio) a call carries one message.
-    A claim must not outlive one call: that keeps `send_lease_seconds` meaningful.
+    A bulk call also carries at most `throttle.bulk_call_size` (half a second of the throttle:
+    25 at 50/s), the most bulk takes from the bucket at once while leaving replies their
+    headroom. A claim must not outlive one call: that keeps `send_lease_seconds` meaningful.
     """
-    by_provider: dict[str, dict[tuple[str, str | None], list[_Row]]] = {}
+    by_provider: dict[str, dict[tuple[str, str | None, str], list[_Row]]] = {}
     for row in rows:
-        by_provider.setdefault(row.provider, {}).setdefault((row.text, row.sender), []).append(row)
+        key = (row.text, row.sender, row.priority)
+        by_provider.setdefault(row.provider, {}).setdefault(key, []).append(row)
     plan = []
     for provider, groups in by_provider.items():
         size = min(getattr(channel(provider), "MAX_RECIPIENTS", 1), settings.outbox.batch_size)
+        bulk_size = min(size, throttle.bulk_call_size(_rate(settings, provider)))
         calls = [
-            group[start:start + size]
-            for group in groups.values()
-            for start in range(0, len(group), size)
+            group[start:start + step]
+            for (_, _, priority), group in groups.items()
+            for step in [size if priority == "high" else bulk_size]
+            for start in range(0, len(group), step)
         ]
         plan.append((provider, calls))
     return plan
 
 
+def _rate(settings: Settings, provider: str) -> float:
+    """The provider's throttle: outbox.<provider>_per_second."""
+    return float(getattr(settings.outbox, f"{provider}_per_second"))
+
+
 def _send_call(sender: Sender, provider: str, rows: list[_Row], tally: Tally) -> None:
     settings = sender.settings
-    rate = float(getattr(settings.outbox, f"{provider}_per_second"))
-    throttle.wait_for(sender.redis, provider, len(rows), rate=rate)  # before the claim
+    rate = _rate(settings, provider)
+    # Tokens before the claim (a claim must not wait for the throttle). Replies reserve theirs
+    # and never queue behind bulk; bulk takes only what the bucket holds beyond the replies'
+    # headroom (gateway.throttle).
+    if rows[0].priority == "high":
+        throttle.wait_for(sender.redis, provider, len(rows), rate=rate)
+    else:
+        throttle.wait_for_bulk(sender.redis, provider, len(rows), rate=rate)
     attempts = _claim(sender.engine, [row.id for row in rows])
     throttle.refund(sender.redis, provider, len(rows) - len(attempts), rate=rate)
     if not attempts:
@@ -491,6 +516,20 @@ def _provider_send(
         ]
 
 
+def _status_is(status: Any, value: str) -> Any:
+    """`status = value` checked on rows already found by their primary key, never through the
+    (status, updated_at) index: written `status || '' = value`, which no index serves.
+
+    While a broadcast drains, that index's "queued" range holds an entry for every invite (the
+    dead ones of invites already sent stay until a vacuum: a status change is never a HOT
+    update) and its "sending" range one for every invite sent so far. Planner statistics from
+    before the launch call both ranges small, so PostgreSQL ANDed them with the primary key
+    lookup: each 500-row job read the whole range three times (100,000 entries per statement in
+    a 100,000-invite drain; 465 index entries read per invite against 33 at 6,250), and the
+    cost per invite grew with the size of the broadcast. By key only it is 1 to 4 per invite."""
+    return status.concat("") == value
+
+
 def _claim(engine: Engine, ids: list[int]) -> dict[int, int]:
     """Atomically take the rows still "queued": {id: attempts including this one}."""
     now = datetime.now(UTC)
@@ -498,7 +537,7 @@ def _claim(engine: Engine, ids: list[int]) -> dict[int, int]:
     with engine.begin() as connection:
         claimed = connection.execute(
             update(OutboundMessage)
-            .where(and_(table.id.in_(ids), table.status == "queued"))
+            .where(and_(table.id.in_(ids), _status_is(table.status, "queued")))
             .values(status="sending", claimed_at=now, updated_at=now,
                     attempts=table.attempts + 1)
             .returning(table.id, table.attempts)
@@ -548,7 +587,7 @@ def _update_claimed(connection: Connection, rows: list[dict[str, Any]], now: dat
     if connection.dialect.name != "postgresql":
         statement = (
             update(table)
-            .where(and_(table.c.id == bindparam("row_id"), table.c.status == "sending"))
+            .where(and_(table.c.id == bindparam("row_id"), _status_is(table.c.status, "sending")))
             .values(updated_at=now, **same, **{name: bindparam(f"new_{name}") for name in varying})
         )
         connection.execute(statement, [
@@ -562,7 +601,7 @@ def _update_claimed(connection: Connection, rows: list[dict[str, Any]], now: dat
     ).subquery("given")
     statement = (
         update(table)
-        .where(and_(table.c.id == given.c.id, table.c.status == "sending"))
+        .where(and_(table.c.id == given.c.id, _status_is(table.c.status, "sending")))
         .values(updated_at=now, **same, **{name: given.c[name] for name in varying})
     )
     connection.execute(statement, {

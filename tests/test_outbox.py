@@ -447,3 +447,22 @@ def test_sent_rows_are_in_the_database_not_only_in_memory(outbox):
     with Session(outbox.engine) as session:
         stored = session.exec(select(OutboundMessage).where(OutboundMessage.id == row.id)).one()
     assert stored.status == "sent"
+
+
+def test_replies_reserve_tokens_and_bulk_takes_them_in_calls_of_half_a_second(
+        outbox, monkeypatch):
+    """Replies reserve from the throttle (never behind bulk); bulk takes beyond the replies'
+    headroom, a call of at most half a second of the rate at a time (gateway.throttle)."""
+    from gateway import outbox as outbox_module
+
+    asked: list[tuple[str, int]] = []
+    monkeypatch.setattr(outbox_module.throttle, "wait_for",
+                        lambda redis, provider, count, rate: asked.append(("reply", count)))
+    monkeypatch.setattr(outbox_module.throttle, "wait_for_bulk",
+                        lambda redis, provider, count, rate: asked.append(("bulk", count)))
+    invites = [make_message(outbox.engine, outbox.settings, provider="africastalking",
+                            text="Poll invite", kind="bulk") for _ in range(60)]  # 50/s
+    reply = make_message(outbox.engine, outbox.settings, provider="africastalking")
+    send(outbox.sender, [r.id for r in invites] + [reply.id])
+    assert sorted(asked) == [("bulk", 10), ("bulk", 25), ("bulk", 25), ("reply", 1)]
+    assert len(outbox.sent()) == 61

@@ -95,3 +95,110 @@ def test_unused_tokens_can_be_given_back_up_to_a_full_bucket(redis_sync):
     assert reserve(redis_sync, "twilio", 4, rate=10.0) == pytest.approx(0.0, abs=0.02)
     refund(redis_sync, "twilio", 100, rate=10.0)
     assert reserve(redis_sync, "twilio", 11, rate=10.0) == pytest.approx(0.1, abs=0.02)
+
+
+# --- replies and bulk share the bucket; replies never wait behind bulk (issue 6) ---------------
+
+
+def test_bulk_takes_only_what_the_bucket_holds_beyond_the_replies_headroom(redis_sync):
+    from gateway.throttle import reply_headroom, take_bulk
+
+    rate = 10.0  # a full bucket of 10; replies keep reply_headroom(10) == 1 of it from bulk
+    assert reply_headroom(rate) == 1.0
+    first = time.monotonic()
+    assert take_bulk(redis_sync, "twilio", 8, rate=rate) == 0.0
+    wait = take_bulk(redis_sync, "twilio", 5, rate=rate)  # about 2 left, 6 needed: none taken
+    took = time.monotonic() - first
+    # 5 + 1 tokens exist 0.4 s after the first call; a slow machine only shortens the wait
+    assert 0.0 < wait <= 0.4 + 0.002
+    assert took + wait >= 0.4 - 0.005
+    assert reserve(redis_sync, "twilio", 1, rate=rate) == 0.0  # a reply finds its token at once
+    assert reserve(redis_sync, "twilio", 1, rate=rate) == 0.0  # bulk took none of the rest
+
+
+def test_bulk_waits_behind_replies_debt_and_the_headroom(redis_sync):
+    from gateway.throttle import take_bulk
+
+    rate = 10.0
+    first = time.monotonic()
+    assert reserve(redis_sync, "twilio", 10, rate=rate) == 0.0
+    reserve(redis_sync, "twilio", 5, rate=rate)  # replies 5 tokens in debt: due 0.5 s after
+    before = time.monotonic()
+    wait = take_bulk(redis_sync, "twilio", 1, rate=rate)
+    # Bulk asks again once the replies' debt is repaid and 1 + 1 (headroom) tokens exist:
+    # 0.7 s after the first reservation at the earliest, however slow the calls were.
+    assert wait > 0.0
+    assert before + wait >= first + 0.7 - 0.005
+
+
+def test_a_bulk_call_leaves_room_for_the_headroom_in_the_bucket():
+    from gateway.throttle import bulk_call_size, reply_headroom
+
+    assert (bulk_call_size(50.0), reply_headroom(50.0)) == (25, 5.0)
+    assert (bulk_call_size(10.0), reply_headroom(10.0)) == (5, 1.0)
+    for rate in (2.0, 3.0, 10.0, 20.0, 50.0, 1000.0, 1_000_000.0):
+        assert bulk_call_size(rate) + reply_headroom(rate) <= rate  # both fit in a full bucket
+
+
+def test_replies_do_not_wait_behind_a_saturating_broadcast(redis_url, redis_sync):
+    """Two bulk workers drain a broadcast at 20/s, as fast as the bucket lets them, while a
+    reply comes every 0.2 s: no reply is told to wait, and bulk and replies together never
+    send faster than the provider's rate."""
+    import redis
+
+    from gateway.throttle import bulk_call_size, wait_for_bulk
+
+    rate, replies_wanted = 20.0, 8
+    call = bulk_call_size(rate)  # 10 tokens a bulk call
+    sends: list[tuple[float, int]] = []  # (local time the tokens were ours to send, tokens)
+    bulk_slept: list[float] = []
+    reply_waits: list[float] = []
+    reply_times: list[float] = []
+    lock = threading.Lock()
+    replies_done = threading.Event()
+    first_before = time.monotonic()
+    redis_sync.ping()
+
+    def bulk_worker() -> None:
+        client = redis.Redis.from_url(redis_url)
+        while not replies_done.is_set():
+            slept = wait_for_bulk(client, "africastalking", call, rate=rate)
+            with lock:
+                sends.append((time.monotonic(), call))
+                bulk_slept.append(slept)
+        client.close()
+
+    workers = [threading.Thread(target=bulk_worker) for _ in range(2)]
+    for thread in workers:
+        thread.start()
+    client = redis.Redis.from_url(redis_url)
+    try:
+        while True:  # the replies start once bulk has drained the burst and waits for tokens
+            with lock:
+                if any(slept > 0 for slept in bulk_slept):
+                    break
+            time.sleep(0.01)
+        for _ in range(replies_wanted):
+            before = time.monotonic()
+            wait = reserve(client, "africastalking", 1, rate=rate)
+            with lock:
+                sends.append((time.monotonic() + wait, 1))
+                reply_waits.append(wait)
+                reply_times.append(before)
+            time.sleep(0.2)
+    finally:
+        replies_done.set()
+        for thread in workers:
+            thread.join()
+        client.close()
+
+    # Bulk kept asking for tokens while the replies came (its workers stop only after them) ...
+    assert any(slept > 0 for slept in bulk_slept)
+    # ... and no reply queued behind it: bulk always leaves the headroom in the bucket.
+    assert reply_waits == [0.0] * replies_wanted
+    assert any(reply_times[0] < at < reply_times[-1] for at, count in sends if count == call)
+    # Together: the k-th token is never used before (k - rate) / rate s after the first call.
+    tokens = sorted(at for at, count in sends for _ in range(count))
+    early = [k for k, at in enumerate(tokens, start=1)
+             if at < first_before + (k - rate) / rate - 0.005]
+    assert early == []
