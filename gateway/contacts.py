@@ -20,14 +20,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, func, insert, update
+from sqlalchemy import Connection, bindparam, insert, update
 from sqlmodel import Session, select
 
 from gateway.crypto import encrypt_number
 from gateway.models import Contact, row_defaults
 
 _TABLE = Contact.__table__  # type: ignore[attr-defined]
-_CLAIMED = (_TABLE.c.language, _TABLE.c.opted_out, _TABLE.c.help_sent_at)
+_CLAIMED = (_TABLE.c.language, _TABLE.c.opted_out, _TABLE.c.help_sent_at,
+            _TABLE.c.number_encrypted)
 
 
 class ContactLike(Protocol):
@@ -51,40 +52,60 @@ class ContactState:
     help_sent_at: datetime | None
     updated_at: datetime
     opted_out_at: datetime | None = None
+    number_encrypted: str | None = None
     changed: dict[str, Any] | None = None  # what `save` will write
 
 
 def claim(
     connection: Connection, pseudonym: str, *, now: datetime, provider: str | None = None,
-    number_encrypted: str | None = None,
+    number: str | None = None, secret_key: str = "",
 ) -> ContactState:
     """Lock the contact's row for this transaction (creating it if new) and read its state.
 
     With a `provider` it also notes the inbound SMS, as `note_inbound` does: the provider to
-    answer through and, if none is kept yet, the encrypted number; without one (a simulated
-    message) the row is locked and left as it is. Two first messages of one new contact racing:
-    the loser's insert raises IntegrityError and its caller runs the transaction again.
+    answer through and, if none is kept yet, the `number` encrypted under `secret_key` (the
+    state's `number_encrypted` is then the one to answer: encrypting costs tens of µs, so a
+    known contact's stored one serves). Without a provider (a simulated message) the row is
+    locked and left as it is. Two first messages of one new contact racing: the loser's insert
+    raises IntegrityError and its caller runs the transaction again.
     """
-    values: dict[str, Any] = {"updated_at": now}
-    if provider is not None:
-        values["channel"] = provider
-        if number_encrypted is not None:
-            values["number_encrypted"] = func.coalesce(_TABLE.c.number_encrypted,
-                                                       number_encrypted)
+    if provider is None:
+        row = connection.execute(_LOCK, {"p": pseudonym}).first()
     else:
-        values = {"pseudonym": _TABLE.c.pseudonym}  # a no-op write: it locks the row
-    row = connection.execute(
-        update(_TABLE).where(_TABLE.c.pseudonym == pseudonym).values(values).returning(*_CLAIMED)
-    ).first()
+        row = connection.execute(_NOTE_INBOUND,
+                                 {"p": pseudonym, "now": now, "channel": provider}).first()
     if row is None:
         new = row_defaults(Contact)
         new.update(pseudonym=pseudonym, created_at=now, updated_at=now)
         if provider is not None:
-            new.update(channel=provider, number_encrypted=number_encrypted)
-        connection.execute(insert(_TABLE).values(new))
+            new.update(channel=provider, number_encrypted=_encrypted(number, secret_key))
+        connection.execute(_INSERT, new)
         return ContactState(pseudonym, new["language"], new["opted_out"], new["help_sent_at"],
-                            now)
-    return ContactState(pseudonym, row.language, bool(row.opted_out), row.help_sent_at, now)
+                            now, number_encrypted=new["number_encrypted"])
+    state = ContactState(pseudonym, row.language, bool(row.opted_out), row.help_sent_at, now,
+                         number_encrypted=row.number_encrypted)
+    if provider is not None and state.number_encrypted is None:
+        state.number_encrypted = _encrypted(number, secret_key)
+        connection.execute(update(_TABLE).where(_TABLE.c.pseudonym == pseudonym)
+                           .values(number_encrypted=state.number_encrypted))
+    return state
+
+
+def _encrypted(number: str | None, secret_key: str) -> str | None:
+    return encrypt_number(number, secret_key) if number else None
+
+
+# Built once: a statement built per call costs more CPU than the database spends on it.
+_INSERT = insert(_TABLE)
+_LOCK = (update(_TABLE).where(_TABLE.c.pseudonym == bindparam("p"))
+         .values(pseudonym=_TABLE.c.pseudonym)  # a write that changes nothing: it locks the row
+         .returning(*_CLAIMED))
+_NOTE_INBOUND = (
+    update(_TABLE).where(_TABLE.c.pseudonym == bindparam("p"))
+    .values(updated_at=bindparam("now", type_=_TABLE.c.updated_at.type),
+            channel=bindparam("channel", type_=_TABLE.c.channel.type))
+    .returning(*_CLAIMED)
+)
 
 
 def save(connection: Connection, contact: ContactState) -> None:

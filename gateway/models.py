@@ -7,6 +7,7 @@ fails while the two disagree).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, Dialect, ForeignKey, Index, Integer, UniqueConstraint
@@ -279,13 +280,23 @@ def row_defaults(model: type[SQLModel]) -> dict[str, Any]:
     default, or a fresh one from its default factory. For Core inserts on hot paths
     (gateway.sms.conversation), which then stay equal to the ORM's rows when a column is added.
     A column without a default is left out: the caller must give it."""
-    values: dict[str, Any] = {}
+    fixed, factories = _defaults(model)
+    values = dict(fixed)
+    for name, factory in factories:
+        values[name] = factory()
+    return values
+
+
+@cache
+def _defaults(model: type[SQLModel]) -> tuple[dict[str, Any], tuple[tuple[str, Any], ...]]:
+    fixed: dict[str, Any] = {}
+    factories = []
+    columns = model.__table__.columns  # type: ignore[attr-defined]
     for name, info in model.model_fields.items():
-        if name not in model.__table__.columns:  # type: ignore[attr-defined]
+        if name not in columns or name == "id":  # the id is the database's
             continue
         if info.default_factory is not None:
-            values[name] = info.default_factory()  # type: ignore[call-arg]
+            factories.append((name, info.default_factory))
         elif not info.is_required():
-            values[name] = info.default
-    values.pop("id", None)  # the database's
-    return values
+            fixed[name] = info.default
+    return fixed, tuple(factories)

@@ -1,16 +1,19 @@
 """The SMS host around the pure engine: one inbound SMS in, the replies to queue out.
 
 Per message:
-1. Drop duplicates: `SET gw:sms:seen:{provider}:{id} NX`, for a minute while the message is
-   processed, then for sms.dedupe_seconds (the provider's retry of a message we already took
-   is acknowledged and not processed again). Then the sender's per-number limit
-   (gateway.sms.rate_limit): a message over it is acknowledged and dropped, unanswered; STOP
-   always gets through.
+1. Drop duplicates and floods, in one Redis call (gateway.sms.rate_limit.dedupe_and_admit):
+   `SET gw:sms:seen:{provider}:{id} NX`, for a minute while the message is processed, then for
+   sms.dedupe_seconds (the provider's retry of a message we already took is acknowledged and
+   not processed again); then the sender's per-number limit: a message over it is acknowledged
+   and dropped, unanswered; STOP always gets through.
 2. In one SQL transaction: record the inbound message (its unique constraint backs the dedupe
    key), lock or create the contact (so messages of one contact take turns), read its open SMS
    run and remembered language from Redis (one MGET), decide (`decide`, pure), update the
    contact (STOP, START, help sent), add the replies to the outbox; then save the run in Redis
    by compare-and-set; then commit. Replies are enqueued for sending only after the commit.
+   The usual message is four plain SQL statements (insert, update-returning, insert, commit)
+   and three Redis calls in that thread (MGET, the save, RQ's enqueue), besides step 1's call
+   and the closing `SET ... done`: bench/PROFILE.md says what the ORM cost here.
 If anything fails on the way, nothing stays half-written: the SQL transaction is rolled back,
 a Redis save already made is undone, and the dedupe key is deleted (or, Redis gone, expires
 within the minute), so the provider's retry is processed afresh. A lost compare-and-set (the
@@ -35,6 +38,7 @@ What a message means, in order:
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import re
@@ -43,22 +47,27 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+import anyio
+import anyio.to_thread
 from redis.exceptions import RedisError
+from sqlalchemy import Connection, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
-from starlette.concurrency import run_in_threadpool
 
 from gateway import contacts, outbox
 from gateway.channels.base import InboundSms
-from gateway.config import SmsSettings
+from gateway.config import Settings, SmsSettings
+from gateway.contacts import ContactState
 from gateway.crypto import encrypt_number
 from gateway.flows import engine
 from gateway.flows.engine import FlowData, RunState, Turn
 from gateway.flows.model import Flow, ReportLine
 from gateway.flows.texts import SystemTexts
-from gateway.models import Contact, InboundMessage, OutboundMessage, Report
+from gateway.hop_redis import HopRedis
+from gateway.models import InboundMessage, OutboundMessage, Report, row_defaults
+from gateway.outbox import JobPlan
 from gateway.phone import mask, pseudonym
 from gateway.reports import mine
 from gateway.reports.reference import normalize as normalize_reference
@@ -66,6 +75,7 @@ from gateway.reports.reference import reference_for
 from gateway.reports.service import ReopenRefused, ReportContext, find, reopen, status_for
 from gateway.sessions import StoredRun, finished_entry
 from gateway.sms import rate_limit, sessions
+from gateway.sms.encoding import analyse, prepare
 from gateway.sms.keywords import command, fold, match_keyword
 from gateway.sms.sessions import Change, Loaded
 
@@ -130,84 +140,126 @@ def dedupe_key(provider: str, provider_id: str) -> str:
 # --- receiving (I/O) -----------------------------------------------------------------------------
 
 
-async def receive(runtime: Runtime, sms: InboundSms, *, simulated: bool = False) -> Received:
+async def receive(
+    runtime: Runtime, sms: InboundSms, *, simulated: bool = False, redis: Any = None
+) -> Received:
     """Process one inbound SMS once. Raises Redis and SQL errors (the webhook answers 503).
 
     `simulated` (gateway simulate): no dedupe, no inbound row, nothing queued; the replies
-    that would have been queued are returned.
+    that would have been queued are returned. `redis`: the client for the duplicate check
+    and the per-number limit (the web process passes its lean gateway.hop_redis client);
+    by default the runtime's redis-py client.
     """
     settings = runtime.settings
+    contact = pseudonym(sms.sender, settings.secret_key)
+    if simulated:
+        return await _receive(runtime, sms, contact, simulated)
+    client = runtime.redis if redis is None else redis
     key = dedupe_key(sms.provider, sms.provider_id)
-    if not simulated and not await runtime.redis.set(key, "pending", nx=True, ex=PENDING_SECONDS):
+    # One call: the duplicate check, then the sender's per-number limit. STOP always gets
+    # through; it is confirmed once, then an opted-out contact gets nothing until a START,
+    # which the limit counts.
+    outcome = await rate_limit.dedupe_and_admit(
+        client, key, f"pending:{uuid.uuid4().hex}", contact, settings.sms,
+        pending_seconds=PENDING_SECONDS,
+        limited=command(sms.text, settings.sms.commands) != "stop")
+    if outcome == "duplicate":
         return Received("duplicate")
+    if outcome != "allowed":  # dropped, and its key already kept for the dedupe window
+        if outcome == "refused_first":
+            log.warning("sms from %s: more than %d messages a minute, dropping the rest "
+                        "unanswered", mask(sms.sender), settings.sms.per_number_per_minute)
+        return Received("rate_limited")
     try:
-        if simulated or await _admitted(runtime, sms):
-            received = await _receive(runtime, sms, simulated)
-        else:
-            received = Received("rate_limited")
+        received = await _receive(runtime, sms, contact, simulated)
     except BaseException:
-        if not simulated:
-            await _forget(runtime, key)
+        await _forget(client, key)
         raise
-    if not simulated:
-        await _remember(runtime, key, settings.sms.dedupe_seconds)
+    await _remember(client, key, settings.sms.dedupe_seconds)
     return received
 
 
-async def _admitted(runtime: Runtime, sms: InboundSms) -> bool:
-    """Within the sender's per-number limit (gateway.sms.rate_limit), or a STOP. STOP always
-    gets through; it is confirmed once, then an opted-out contact gets nothing until a START,
-    which the limit counts."""
-    if command(sms.text, runtime.settings.sms.commands) == "stop":
-        return True
-    contact = pseudonym(sms.sender, runtime.settings.secret_key)
-    admission = await rate_limit.admit(runtime.redis, contact, runtime.settings.sms)
-    if admission.first_refusal:
-        log.warning("sms from %s: more than %d messages a minute, dropping the rest unanswered",
-                    mask(sms.sender), runtime.settings.sms.per_number_per_minute)
-    return admission.allowed
-
-
-async def _receive(runtime: Runtime, sms: InboundSms, simulated: bool) -> Received:
-    contact = pseudonym(sms.sender, runtime.settings.secret_key)
+async def _receive(
+    runtime: Runtime, sms: InboundSms, contact: str, simulated: bool
+) -> Received:
     text = prepare_text(sms.text, runtime.settings.sms.max_inbound_chars)
     if text.truncated:
         log.info("sms from %s: %d characters, truncated to %d",
                  mask(sms.sender), text.original_length, len(text.text))
     for _ in range(SAVE_ATTEMPTS):
-        done = await run_in_threadpool(_transaction, runtime, sms, contact, text, simulated)
+        done = await anyio.to_thread.run_sync(
+            _transaction, runtime, sms, contact, text, simulated, limiter=_limiter(runtime))
         if done is not None:
             return done
     raise Conflict(f"sms from {mask(sms.sender)}: the open run kept changing")
 
 
+_limiters: dict[asyncio.AbstractEventLoop, tuple[int, anyio.CapacityLimiter]] = {}
+
+
+def _limiter(runtime: Runtime) -> anyio.CapacityLimiter:
+    """At most as many SMS transactions at once as the database pool keeps connections.
+
+    A burst of webhooks took one worker thread each (40 by default), so up to 15 pooled
+    connections (5 kept, 10 "overflow"), and SQLAlchemy closes an overflow connection when it
+    is handed back while 5 are idle: under steady load about one inbound SMS in four opened a
+    new PostgreSQL connection (measured in bench runs: 257 connections for 900 webhooks), the
+    most expensive thing it did. Waiting here for one of the kept connections costs nothing:
+    the transactions take a few milliseconds, and two cores run no more of them at once anyway.
+    One limiter per event loop (tests run several, one after the other).
+    """
+    loop = asyncio.get_running_loop()
+    held = _limiters.get(loop)
+    size = _pool_size(runtime)
+    if held is None or held[0] != size:
+        for old in [known for known in _limiters if known.is_closed()]:
+            del _limiters[old]
+        held = _limiters[loop] = (size, anyio.CapacityLimiter(size))
+    return held[1]
+
+
+def _pool_size(runtime: Runtime) -> int:
+    size = getattr(runtime.engine.pool, "size", None)
+    return max(1, size()) if callable(size) else 5
+
+
 def _transaction(
     runtime: Runtime, sms: InboundSms, contact: str, text: Text, simulated: bool
 ) -> Received | None:
-    """Record, decide, save, commit; None when it must start again (see the module docstring)."""
+    """Record, decide, save, commit; None when it must start again (see the module docstring).
+
+    The usual message is four SQL statements on one connection (record it, lock the contact,
+    add the reply, commit), written as plain statements: through the ORM's unit of work the
+    same statements cost several times their own CPU. The ORM session is still there, on the
+    same transaction, for what is rare (STATUS, REOPEN, "My reports").
+    """
     settings = runtime.settings
     now = time.time()
     moment = datetime.fromtimestamp(now, UTC)
     with Session(runtime.engine, expire_on_commit=False) as session:
-        if not simulated and not _record(session, sms, contact, text, moment):
+        connection = session.connection()
+        if not simulated and not _record(connection, sms, contact, text, moment):
+            session.rollback()
             return Received("duplicate")
         try:
-            person = contacts.find_or_create(session, contact, now=moment)
+            person = contacts.claim(connection, contact, now=moment,
+                                    provider=None if simulated else sms.provider,
+                                    number=sms.sender, secret_key=settings.secret_key)
         except IntegrityError:  # a first message of the same new contact won the insert
             session.rollback()
             return None
         loaded = sessions.load_sync(runtime.redis_sync, contact)  # after the lock: fresh
-        if not simulated:
-            contacts.note_inbound(person, number=sms.sender, provider=sms.provider,
-                                  secret_key=settings.secret_key, now=moment)
         conv = _conversation(runtime, contact, now, simulated)
-        conv.number = lambda: encrypt_number(sms.sender, settings.secret_key)
+        # the contact's stored ciphertext answers it (gateway.contacts.claim): encrypting
+        # costs tens of µs a call
+        number = person.number_encrypted
+        conv.number = lambda: number or encrypt_number(sms.sender, settings.secret_key)
         conv.reports = functools.cache(lambda: mine.lines_for(
             session, contact, reopen_days=settings.reports.reopen_days))
         command = _report_command(session, runtime, person, loaded, text.text, simulated)
         plan, notices = command or (
             decide(conv, loaded, _who(person, moment, settings.sms), text.text), [])
-        _apply_to_contact(session, person, plan, moment)
+        _apply_to_contact(connection, person, plan, moment)
         ttl = settings.sms.session_ttl_seconds
         change = plan.change
         if change is not None and not sessions.save(runtime.redis_sync, contact, loaded, change,
@@ -215,16 +267,20 @@ def _transaction(
             session.rollback()
             return None
         try:
-            rows = [] if simulated else _queue(session, runtime, sms, contact, plan.replies)
-            rows += notices  # a REOPEN's status SMS to the other reporters of the group
+            queued = [] if simulated else _queue(connection, runtime, sms, contact, plan.replies,
+                                                 number=conv.number() or "",
+                                                 opted_out=person.opted_out)
             session.commit()
         except BaseException:
             if change is not None:
                 _undo(runtime, contact, loaded, change, ttl)
             raise
-    if rows:  # after the commit: a job must never carry the id of a row that is not there
-        outbox.enqueue(runtime.redis_sync, settings, rows)
-    return Received("processed", plan.replies, tuple(row.id for row in rows if row.id))
+    # after the commit: a job must never carry the id of a row that is not there
+    jobs = [job for _, job in queued if job is not None] + outbox.plan_jobs(notices)
+    if jobs:
+        outbox.enqueue_jobs(runtime.redis_sync, settings, jobs)
+    ids = tuple(row_id for row_id, _ in queued) + tuple(row.id for row in notices if row.id)
+    return Received("processed", plan.replies, ids)
 
 
 def _conversation(runtime: Runtime, contact: str, now: float, simulated: bool) -> Conversation:
@@ -241,28 +297,69 @@ def _conversation(runtime: Runtime, contact: str, now: float, simulated: bool) -
 
 
 def _queue(
-    session: Session, runtime: Runtime, sms: InboundSms, contact: str, replies: tuple[Reply, ...]
-) -> list[OutboundMessage]:
-    """The replies as outbox rows in this transaction, sent from the number the SMS came to."""
-    return [
-        outbox.add_message(session, runtime.settings, outbox.NewMessage(
-            contact_pseudonym=contact,
-            number_e164=sms.sender,
-            provider=sms.provider,
-            text=reply.text,
-            kind=reply.kind,
-            priority="high",
-            sender=sms.to,
-        ))
-        for reply in replies
-    ]
+    connection: Connection, runtime: Runtime, sms: InboundSms, contact: str,
+    replies: tuple[Reply, ...], *, number: str, opted_out: bool,
+) -> list[tuple[int, JobPlan | None]]:
+    """The replies as outbox rows in this transaction, sent from the number the SMS came to:
+    each row's id and the job that will send it (None: not to be sent, the contact stopped).
+
+    The rows are what `outbox.add_message` writes (tests/test_sms_hot_path.py compares them),
+    inserted as one plain statement each: the contact's opt-out is the one this transaction
+    locked and changed, so it is not read again.
+    """
+    queued = []
+    for reply in replies:
+        values = _reply_row(runtime.settings, sms, contact, reply, number, opted_out)
+        row_id = connection.execute(_INSERT_OUTBOUND, values).scalar_one()
+        job = None
+        if values["status"] == "queued":
+            # the job `outbox.job_key` names for a row of its own (the same test checks it)
+            job = outbox.JobPlan(f"sms-{row_id}", values["priority"], (row_id,), batch=False)
+        queued.append((row_id, job))
+    return queued
+
+
+_OUTBOUND = OutboundMessage.__table__  # type: ignore[attr-defined]
+_INSERT_OUTBOUND = insert(_OUTBOUND).returning(_OUTBOUND.c.id)
+_INSERT_INBOUND = insert(InboundMessage.__table__)  # type: ignore[attr-defined]
+
+
+def _reply_row(
+    settings: Settings, sms: InboundSms, contact: str, reply: Reply, number: str, opted_out: bool
+) -> dict[str, object]:
+    """The outbound_message row of one reply, as `outbox.add_message` builds it."""
+    text = prepare(reply.text, transliterate=settings.sms.transliterate)
+    encoding = analyse(text)
+    if encoding.segments == 0:
+        raise ValueError("an SMS needs some text")
+    now = datetime.now(UTC)
+    values = row_defaults(OutboundMessage)
+    values.update(
+        contact_pseudonym=contact,
+        number_encrypted=number,
+        provider=sms.provider,
+        sender=sms.to,
+        text=text,
+        kind=reply.kind,
+        priority="high",
+        status="queued",
+        encoding=encoding.encoding,
+        segments=encoding.segments,
+        cost_estimate=round(encoding.segments * outbox.segment_price(settings, sms.provider), 6),
+        created_at=now,
+        updated_at=now,
+    )
+    if reply.kind != "notice" and opted_out:
+        values.update(status="failed", failure_reason="opted out")
+    return values
 
 
 def _record(
-    session: Session, sms: InboundSms, contact: str, text: Text, moment: datetime
+    connection: Connection, sms: InboundSms, contact: str, text: Text, moment: datetime
 ) -> bool:
     """Insert the inbound message; False if the database already has it (a duplicate)."""
-    session.add(InboundMessage(
+    values = row_defaults(InboundMessage)
+    values.update(
         provider=sms.provider,
         provider_id=sms.provider_id,
         contact_pseudonym=contact,
@@ -271,17 +368,16 @@ def _record(
         truncated=text.truncated,
         original_length=text.original_length,
         received_at=moment,
-    ))
+    )
     try:
-        session.flush()
+        connection.execute(_INSERT_INBOUND, values)
     except IntegrityError:
-        session.rollback()
         return False
     return True
 
 
 def _report_command(
-    session: Session, runtime: Runtime, person: Contact, loaded: Loaded, text: str,
+    session: Session, runtime: Runtime, person: ContactState, loaded: Loaded, text: str,
     simulated: bool,
 ) -> tuple[Plan, list[OutboundMessage]] | None:
     """ "STATUS R-7K3Q" (also HALI, STATUT): the report's status; "REOPEN R-7K3Q" (FUNGUA,
@@ -310,7 +406,8 @@ def _report_command(
 
 
 def _reopen(
-    session: Session, context: ReportContext, report: Report, person: Contact, language: str
+    session: Session, context: ReportContext, report: Report, person: ContactState,
+    language: str,
 ) -> tuple[Plan, list[OutboundMessage]]:
     try:
         notices = reopen(session, context, report=report, asker_pseudonym=person.pseudonym,
@@ -325,7 +422,7 @@ def _reopen(
     return Plan((Reply(answer),), None), notices
 
 
-def _who(person: Contact, moment: datetime, sms: SmsSettings) -> Who:
+def _who(person: ContactState, moment: datetime, sms: SmsSettings) -> Who:
     return Who(
         opted_out=person.opted_out,
         language=person.language,
@@ -333,15 +430,16 @@ def _who(person: Contact, moment: datetime, sms: SmsSettings) -> Who:
     )
 
 
-def _apply_to_contact(session: Session, person: Contact, plan: Plan, moment: datetime) -> None:
+def _apply_to_contact(
+    connection: Connection, person: ContactState, plan: Plan, moment: datetime
+) -> None:
     if plan.opt == "stop":
         contacts.opt_out(person, moment)
     elif plan.opt == "start":
         contacts.opt_in(person, moment)
     if plan.help_sent:
         contacts.mark_help_sent(person, moment)
-    session.add(person)
-    session.flush()  # the outbox reads the contact's opt-out in this transaction
+    contacts.save(connection, person)
 
 
 def _undo(runtime: Runtime, contact: str, loaded: Loaded, change: Change, ttl: int) -> None:
@@ -351,20 +449,27 @@ def _undo(runtime: Runtime, contact: str, loaded: Loaded, change: Change, ttl: i
         log.error("sms: could not take back a session change (%s)", type(error).__name__)
 
 
-async def _forget(runtime: Runtime, key: str) -> None:
+async def _forget(client: Any, key: str) -> None:
     """Processing failed: let the provider's retry through (a failed delete expires soon)."""
     try:
-        await runtime.redis.delete(key)
+        await _command(client, "DEL", key)
     except RedisError as error:
         log.warning("sms: dedupe key kept until it expires (%s)", type(error).__name__)
 
 
-async def _remember(runtime: Runtime, key: str, seconds: int) -> None:
+async def _remember(client: Any, key: str, seconds: int) -> None:
     """Processed: keep the id for the whole dedupe window (the SQL constraint backs it up)."""
     try:
-        await runtime.redis.set(key, "done", ex=seconds)
+        await _command(client, "SET", key, "done", "EX", seconds)
     except RedisError as error:
         log.warning("sms: dedupe key not extended (%s)", type(error).__name__)
+
+
+async def _command(client: Any, *args: str | int) -> Any:
+    """One command on redis-py's asyncio client or on gateway.hop_redis's."""
+    if isinstance(client, HopRedis):
+        return await client.execute(*args)
+    return await client.execute_command(*args)
 
 
 # --- deciding (pure) -----------------------------------------------------------------------------

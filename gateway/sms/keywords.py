@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Literal
 
 from gateway.flows.inputs import fold
@@ -36,7 +37,7 @@ def match_keyword(text: str, keywords: Mapping[str, str]) -> str | None:
     if not first:
         return None
     for keyword, flow in keywords.items():
-        if _strip_punctuation(fold(keyword)) == first:
+        if _word(keyword) == first:
             return flow
     return None
 
@@ -56,9 +57,16 @@ def command(text: str, commands: Mapping[str, Sequence[str]]) -> Command | None:
         synonyms = commands.get(name, ())
         if isinstance(synonyms, str):
             synonyms = (synonyms,)
-        if any(_strip_punctuation(fold(word)) == message for word in synonyms):
+        if any(_word(word) == message for word in synonyms):
             return name
     return None
+
+
+@lru_cache(maxsize=1024)
+def _word(text: str) -> str:
+    """A keyword or command word folded, without the punctuation around it. Remembered: the
+    words come from the settings, and every message is compared with all of them."""
+    return _strip_punctuation(fold(text))
 
 
 def _strip_punctuation(text: str) -> str:

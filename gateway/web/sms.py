@@ -56,7 +56,7 @@ async def africastalking_inbound(request: Request) -> Response:
         sms = africastalking.parse_inbound_sms(form)
     except BadRequest as error:
         return _bad(error)
-    return await _receive(runtime, sms, PlainTextResponse("ok"))
+    return await _receive(request, sms, PlainTextResponse("ok"))
 
 
 async def twilio_inbound(request: Request) -> Response:
@@ -68,13 +68,17 @@ async def twilio_inbound(request: Request) -> Response:
             raise BadRequest("To is not one of our Twilio numbers", status=403)
     except BadRequest as error:
         return _bad(error)
-    return await _receive(runtime, sms, _twiml())
+    return await _receive(request, sms, _twiml())
 
 
-async def _receive(runtime: Runtime, sms: InboundSms, ok: Response) -> Response:
+async def _receive(request: Request, sms: InboundSms, ok: Response) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    # the duplicate check and the per-number limit go through the process's lean Redis client
+    # (gateway.hop_redis), as the USSD hop's commands do; redis-py when there is none
+    lean = getattr(request.app.state, "hop_redis", None)
     try:
         async with asyncio.timeout(SMS_DEADLINE_SECONDS):
-            received = await conversation.receive(runtime, sms)
+            received = await conversation.receive(runtime, sms, redis=lean)
     except (RedisConnectionError, RedisTimeoutError, TimeoutError) as error:
         return _unavailable("redis", sms, error)
     except SQLAlchemyError as error:
