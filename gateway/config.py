@@ -53,6 +53,8 @@ class LanguageSettings:
 class UssdSettings:
     session_ttl_seconds: int = 300
     resume_window_seconds: int = 600
+    per_number_starts_per_minute: int = 10  # sessions one number may start a minute; 0 = no limit
+    hop_deadline_seconds: float = 0.5  # a hop not answered by then gets 503 (Redis down or sick)
     routes: dict[str, str] = field(default_factory=dict)
 
 
@@ -126,7 +128,7 @@ class OutboxSettings:
     sweep_interval_seconds: float = 5.0
     sweep_after_seconds: int = 60
     send_lease_seconds: int = 120
-    batch_size: int = 500  # per bulk job, at most 2 s of the throttle (outbox.bulk_job_size)
+    batch_size: int = 500  # per bulk job, at most 0.5 s of the throttle (outbox.bulk_job_size)
     africastalking_segment_price: float = 0.8
     africastalking_currency: str = "KES"
     twilio_segment_price: float = 0.0079
@@ -238,6 +240,10 @@ _CHECKS: tuple[tuple[str, str, Callable[[Any], bool], str], ...] = (
     ("languages", "supported", bool, "must list at least one language"),
     ("ussd", "session_ttl_seconds", _positive, "must be positive"),
     ("ussd", "resume_window_seconds", _positive, "must be positive"),
+    ("ussd", "per_number_starts_per_minute", lambda v: v >= 0,
+     "must not be negative (0 = no limit)"),
+    ("ussd", "hop_deadline_seconds", lambda v: 0 < v < 10,
+     "must be positive and well under Africa's Talking's 10 s timeout"),
     ("runs", "drain_interval_seconds", _positive, "must be positive"),
     ("reports", "duplicate_window_hours", lambda v: v >= 0, "must not be negative"),
     ("reports", "reopen_days", lambda v: v >= 0, "must not be negative"),

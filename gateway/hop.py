@@ -15,11 +15,12 @@ When a contact dials again while an earlier run in the same flow is still open:
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import os
 import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
@@ -35,8 +36,8 @@ from gateway.flows.engine import FlowData, RunState, Turn
 from gateway.flows.model import Flow, ReportLine
 from gateway.flows.render import Screen
 from gateway.flows.texts import SystemTexts
-from gateway.metrics import USSD_HOPS
-from gateway.phone import pseudonym
+from gateway.metrics import count_hop
+from gateway.phone import mask, pseudonym
 from gateway.reports import mine
 from gateway.reports.reference import reference_for
 from gateway.sessions import (
@@ -45,6 +46,7 @@ from gateway.sessions import (
     SessionRecord,
     SessionStore,
     StoredRun,
+    TooManyStarts,
     finished_entry,
     lang_key,
 )
@@ -67,6 +69,20 @@ class SessionConflict(RuntimeError):
     """The hop lost the compare-and-set race on every attempt."""
 
 
+@functools.lru_cache(maxsize=16384)
+def contact_for(phone: str, secret_key: str) -> str:
+    """`pseudonym(phone, secret_key)`, remembered: every hop of a session repeats the number
+    (an HMAC per hop otherwise). In this process's memory only, like the request itself."""
+    return pseudonym(phone, secret_key)
+
+
+def new_run_id() -> str:
+    """`uuid.uuid4().hex` without building a UUID object (a hop asks for one on every input)."""
+    number = int.from_bytes(os.urandom(16), "big")
+    number = (number & ~(0xF000 << 64) & ~(0xC000 << 48)) | (0x4000 << 64) | (0x8000 << 48)
+    return f"{number:032x}"
+
+
 async def handle_hop(
     runtime: Runtime, hop: UssdHop, *, simulated: bool = False, redis: Any = None
 ) -> Screen:
@@ -79,9 +95,9 @@ async def handle_hop(
     flow_name = settings.ussd.routes.get(hop.service_code)
     flow = runtime.flows.get(flow_name) if flow_name else None
     if flow is None:
-        USSD_HOPS.labels(outcome="unavailable").inc()
+        count_hop("unavailable")
         return Screen(runtime.texts.text("unavailable", settings.languages.default), final=True)
-    contact = pseudonym(hop.phone, settings.secret_key)
+    contact = contact_for(hop.phone, settings.secret_key)
     store = SessionStore(
         redis if redis is not None else runtime.redis,
         session_ttl=settings.ussd.session_ttl_seconds,
@@ -94,7 +110,7 @@ async def handle_hop(
         session = loaded.session
         split = split_hop(session.text if session else None, hop.text)
         if session is not None and (split.kind != "input" or session.final):
-            USSD_HOPS.labels(outcome="replay").inc()
+            count_hop("replay")
             return Screen(session.screen, final=session.final)  # nothing written
         if session is not None:
             lines = session.reports
@@ -114,8 +130,20 @@ async def handle_hop(
             reports=lines,
         )
         screen, change = plan_hop(host, loaded, split, hop.text)
-        if await store.save(hop.session_id, contact, flow.name, loaded, change):
-            USSD_HOPS.labels(outcome="end" if screen.final else "continue").inc()
+        # a new session counts against the number's starts a minute, in the same script
+        limit = settings.ussd.per_number_starts_per_minute if split.kind == "start" else 0
+        try:
+            saved = await store.save(
+                hop.session_id, contact, flow.name, loaded, change, starts_limit=limit)
+        except TooManyStarts:
+            count_hop("rate_limited")
+            log.warning("ussd start from %s: more than %d sessions a minute, refused",
+                     mask(hop.phone), limit)
+            language = loaded.language or settings.languages.default
+            return Screen(runtime.texts.text("too_many_starts", language,
+                                             fallback=flow.default_language), final=True)
+        if saved:
+            count_hop("end" if screen.final else "continue")
             return screen
     raise SessionConflict(f"session {hop.session_id} kept changing under us")
 
@@ -142,7 +170,7 @@ async def own_reports(runtime: Runtime, contact: str) -> tuple[ReportLine, ...] 
 async def citizen_language(runtime: Runtime, hop: UssdHop) -> str:
     """Best effort, for the apology screen: the remembered language, else the default."""
     default = runtime.settings.languages.default
-    contact = pseudonym(hop.phone, runtime.settings.secret_key)
+    contact = contact_for(hop.phone, runtime.settings.secret_key)
     try:
         async with asyncio.timeout(LANGUAGE_LOOKUP_SECONDS):
             raw = await runtime.redis.get(lang_key(contact))
@@ -164,7 +192,7 @@ class Host:
     now: float
     window: int
     simulated: bool = False
-    new_id: Callable[[], str] = field(default=lambda: uuid.uuid4().hex)
+    new_id: Callable[[], str] = new_run_id
     areas: AreaTree | None = None
     number: str | None = None  # encrypted; report flows only, for the "report received" SMS
     reports: tuple[ReportLine, ...] | None = None  # the citizen's own, for "My reports"
@@ -216,7 +244,7 @@ def _first_turn(host: Host, loaded: Loaded, acc: _Accumulator) -> Turn:
     data = host.data(run.state.run_id)
     if run.state.answers:
         return engine.offer_resume(host.flow, host.texts, run.state, data=data)
-    state = replace(run.state, page=0, attempts=0, pending=None)
+    state = run.state.evolve(page=0, attempts=0, pending=None)
     screen = engine.render(host.flow, host.texts, state, data=data)
     return Turn(state=state, screen=screen, events=())
 
@@ -266,7 +294,8 @@ class _Accumulator:
         """`state` with its host fields: carried over from Redis if it is the loaded run."""
         loaded = self.loaded
         if loaded is not None and loaded.state.run_id == state.run_id:
-            return replace(loaded, state=state, updated_at=self.host.now, hops=loaded.hops + 1)
+            return StoredRun(state, loaded.channel, loaded.started_at, self.host.now,
+                             loaded.hops + 1, loaded.simulated)
         return StoredRun(
             state=state,
             channel=CHANNEL,

@@ -9,12 +9,13 @@ from prometheus_client import REGISTRY, Counter, Histogram
 
 __all__ = [
     "DELIVERY_REPORTS", "REGISTRY", "RUNS_PERSISTED", "SMS_INBOUND", "USSD_HOPS",
-    "USSD_HOP_SECONDS", "WEBHOOK_REJECTIONS",
+    "USSD_HOP_SECONDS", "WEBHOOK_REJECTIONS", "count_hop",
 ]
 
 USSD_HOPS = Counter(
     "gateway_ussd_hops",
-    "USSD hops answered, by outcome (continue, end, replay, unavailable, error, ...).",
+    "USSD hops answered, by outcome (continue, end, replay, unavailable, error, redis_down, "
+    "rate_limited: a session start over ussd.per_number_starts_per_minute).",
     ["outcome"],
 )
 USSD_HOP_SECONDS = Histogram(
@@ -44,3 +45,15 @@ DELIVERY_REPORTS = Counter(
     "database_down).",
     ["outcome"],
 )
+
+
+_hop_counters: dict[str, Counter] = {}
+
+
+def count_hop(outcome: str) -> None:
+    """`USSD_HOPS.labels(outcome=outcome).inc()`, with the labelled counter looked up once
+    (`labels` takes a lock and checks its arguments on every call; every hop counts)."""
+    counter = _hop_counters.get(outcome)
+    if counter is None:
+        counter = _hop_counters[outcome] = USSD_HOPS.labels(outcome=outcome)
+    counter.inc()

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from redis import Redis
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from gateway.db import session_scope
 from gateway.metrics import RUNS_PERSISTED
@@ -121,9 +121,14 @@ def _write(
 ) -> None:
     messages = []
     with session_scope(engine) as session:
+        entries = _entries(items)
+        unwritten = _unwritten(session, entries)
+        contacts = _contacts(session, [entry for entry in entries if entry["run_id"] in unwritten])
+        now = datetime.now(UTC)
         written = []
-        for entry in _entries(items):
-            if _upsert(session, entry):
+        for entry in entries:
+            if entry["run_id"] in unwritten:
+                _insert(session, entry, contacts, now)
                 written.append(entry["status"])
             if reports is not None:
                 messages += reports.file(session, entry)
@@ -160,11 +165,30 @@ def _entries(items: list[bytes]) -> list[dict[str, Any]]:
     return list(entries.values())
 
 
-def _upsert(session: Session, entry: dict[str, Any]) -> bool:
-    """Insert the run (False if it was written before) and keep its contact's language."""
-    if session.get(FlowRun, entry["run_id"]) is not None:
-        return False  # a retried drain: the contact was updated the first time
-    now = datetime.now(UTC)
+def _unwritten(session: Session, entries: list[dict[str, Any]]) -> set[str]:
+    """The run ids of `entries` not in SQL yet (a retried drain finds some written): one query
+    for the whole batch."""
+    ids = [entry["run_id"] for entry in entries]
+    if not ids:
+        return set()
+    found = session.exec(select(FlowRun.id).where(col(FlowRun.id).in_(ids)))
+    return set(ids) - set(found)
+
+
+def _contacts(session: Session, entries: list[dict[str, Any]]) -> dict[str, Contact]:
+    """The batch's known contacts by pseudonym: one query for the whole batch."""
+    pseudonyms = sorted({entry["contact"] for entry in entries})
+    if not pseudonyms:
+        return {}
+    query = select(Contact).where(col(Contact.pseudonym).in_(pseudonyms))
+    return {contact.pseudonym: contact for contact in session.exec(query)}
+
+
+def _insert(
+    session: Session, entry: dict[str, Any], contacts: dict[str, Contact], now: datetime
+) -> None:
+    """Add the run and keep its contact's language (and ward); `contacts` gains a new one, so
+    a later run of the same contact in the batch updates it."""
     session.add(FlowRun(
         id=entry["run_id"],
         flow=entry["flow"],
@@ -179,20 +203,18 @@ def _upsert(session: Session, entry: dict[str, Any]) -> bool:
         ended_at=_time(entry["ended_at"]),
         simulated=entry["simulated"],
     ))
-    contact = session.exec(
-        select(Contact).where(Contact.pseudonym == entry["contact"])
-    ).first()
+    contact = contacts.get(entry["contact"])
     ward = _ward(entry)
     if contact is None:
-        session.add(Contact(pseudonym=entry["contact"], language=entry["language"],
-                            ward_code=ward, created_at=now, updated_at=now))
+        contacts[entry["contact"]] = contact = Contact(
+            pseudonym=entry["contact"], language=entry["language"], ward_code=ward,
+            created_at=now, updated_at=now)
+        session.add(contact)
     elif contact.language != entry["language"] or (ward and contact.ward_code != ward):
         contact.language = entry["language"]
         contact.ward_code = ward or contact.ward_code
         contact.updated_at = now
         session.add(contact)
-    session.flush()
-    return True
 
 
 NOT_A_WARD = frozenset({"other"})  # the poll's "Another ward": it says where they are not

@@ -199,6 +199,9 @@ def _plain_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
 def environ_for_tests(*, redis_url: str, database_url: str, var_dir: Path) -> dict[str, str]:
     """The environment of a test process: also used to start `gateway` subprocesses."""
     return {
+        # A hop gets 503 after ussd.hop_deadline_seconds (0.5 by default); four test processes
+        # on two cores can stall a healthy hop that long. Tests of the deadline set it back.
+        "GATEWAY_USSD_HOP_DEADLINE_SECONDS": "5",
         "GATEWAY_SECRET_KEY": TEST_SECRET_KEY,
         "GATEWAY_APP_FLOWS_DIR": str(REPO / "flows"),
         "GATEWAY_APP_VAR_DIR": str(var_dir),

@@ -191,7 +191,8 @@ def test_redis_down_answers_503_well_under_a_second(settings, silent_redis, kind
     import dataclasses
 
     url = {"refused": "redis://127.0.0.1:1/0", "hung": silent_redis}[kind]
-    down = dataclasses.replace(settings, redis_url=url)
+    ussd = dataclasses.replace(settings.ussd, hop_deadline_seconds=0.5)  # the default
+    down = dataclasses.replace(settings, redis_url=url, ussd=ussd)
     with TestClient(create_app(down)) as client:
         started = time.monotonic()
         response = client.post(HOP, data=hop_form("ATUid_3", "+254711000001", ""))
@@ -323,3 +324,42 @@ def test_an_event_with_the_database_down_answers_503(settings, redis_sync):
     with TestClient(create_app(down)) as client:
         response = client.post(EVENTS, data=event_form(phoneNumber=fresh_phone()))
     assert (response.status_code, response.text) == (503, "database unavailable")
+
+
+# --- a number starting session after session ------------------------------------------------
+
+
+def test_a_number_dialling_too_often_is_asked_to_wait_a_minute_in_its_language(client, settings):
+    limit = settings.ussd.per_number_starts_per_minute
+    citizen = Citizen(client)
+    assert citizen.dial() == PICKER
+    assert citizen.type("2").startswith("CON ")  # Kiswahili, remembered
+    for _ in range(limit - 1):  # the call keeps dropping; each dial is a new session
+        assert citizen.dial().startswith("CON ")
+    refused = citizen.dial()
+    assert refused == (
+        "END Samahani, umepiga mara nyingi. Tafadhali jaribu tena baada ya dakika moja.")
+    assert len(refused) - len("END ") <= 182
+    assert citizen._post("") == refused  # AT repeating that first hop gets the same answer
+    # the sessions already open go on, and other numbers are not held up
+    assert Citizen(client).dial() == PICKER
+
+
+def test_the_limit_counts_new_sessions_not_the_hops_inside_them(client, settings):
+    limit = settings.ussd.per_number_starts_per_minute
+    citizen = Citizen(client)
+    citizen.dial()
+    citizen.type("1")
+    for answer in ["98", "0"] * limit:  # paging the first menu: many hops, one session
+        assert citizen.type(answer).startswith("CON ")
+
+
+def test_no_limit_when_the_setting_is_zero(settings, redis_sync):
+    import dataclasses
+
+    unlimited = dataclasses.replace(
+        settings, ussd=dataclasses.replace(settings.ussd, per_number_starts_per_minute=0))
+    with TestClient(create_app(unlimited)) as client:
+        citizen = Citizen(client)
+        for _ in range(settings.ussd.per_number_starts_per_minute + 5):
+            assert citizen.dial() == PICKER

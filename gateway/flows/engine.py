@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from gateway.flows import own_reports
@@ -60,6 +60,16 @@ class RunState:
     done: bool = False
     area: str = ""  # an area step: the area whose children are listed ("" = the top level)
     pick: str = ""  # a reports step: the reference of the report picked from the list
+
+    def evolve(self, **changes: Any) -> RunState:
+        """A copy with `changes`, like `dataclasses.replace` but a few times cheaper (it looks
+        the fields up on every call; a hop makes several copies). Unknown fields: TypeError."""
+        if not _RUN_STATE_FIELDS.issuperset(changes):
+            unknown = ", ".join(sorted(set(changes) - _RUN_STATE_FIELDS))
+            raise TypeError(f"RunState has no field {unknown}")
+        copy = object.__new__(RunState)
+        copy.__dict__.update(self.__dict__, **changes)
+        return copy
 
     def to_json(self) -> str:
         """Compact: stored in Redis for every open run (demo flows stay well under 400 bytes)."""
@@ -122,6 +132,9 @@ class RunState:
         if not isinstance(state.area, str) or not isinstance(state.pick, str):
             raise ValueError("not a run state: wrong field types")
         return state
+
+
+_RUN_STATE_FIELDS = frozenset(f.name for f in fields(RunState))
 
 
 @dataclass(frozen=True)
@@ -234,7 +247,7 @@ def _save(
     elif step.result and value is not None:
         answers[step.result] = value
         events = (AnswerRecorded(step.result, value, step.id),)
-    moved = replace(state, language=language, answers=answers)
+    moved = state.evolve(language=language, answers=answers)
     return _enter(flow, texts, moved, step.next_step(answers), events, limit, data)
 
 
@@ -242,7 +255,7 @@ def offer_resume(
     flow: Flow, texts: SystemTexts, state: RunState, *, limit: int = LIMIT, data: FlowData = NO_DATA
 ) -> Turn:
     """Ask a citizen who dials again whether to continue the open run or start again."""
-    asking = replace(state, pending="resume")
+    asking = state.evolve(pending="resume")
     return Turn(asking, render(flow, texts, asking, limit=limit, data=data))
 
 
@@ -281,7 +294,9 @@ def shown_step(
     """The step as this channel and run see it: an area step becomes the menu of one level,
     a reports step the menu of the citizen's reports (its labels need `texts`)."""
     if step.type == "text" and data.channel in step.channel_max_length:
-        return replace(step, max_length=step.channel_max_length[data.channel])
+        return layout.remember(  # the same step for every run: built once per channel
+            (step,), ("channel", data.channel),
+            lambda: replace(step, max_length=step.channel_max_length[data.channel]))
     if step.type == "reports":
         if texts is None:
             raise FlowBroken(f'step "{step.id}" lists reports: the system texts are needed')
@@ -329,7 +344,7 @@ def _answer_area(
     if isinstance(parsed, Rejected) and data.channel == "sms" and not reply.isdigit():
         found = _typed_place(data.areas, reply, step.levels)
         if len(found) > 1:
-            asking = replace(state, area=MATCH + "|".join(found[:9]), page=0, attempts=0)
+            asking = state.evolve(area=MATCH + "|".join(found[:9]), page=0, attempts=0)
             return Turn(asking, render(flow, texts, asking, limit=limit, data=data))
         if found:
             parsed = Accepted(found[0])
@@ -337,9 +352,9 @@ def _answer_area(
         return _reject(flow, texts, state, parsed, limit, data)
     code = str(parsed.value)
     if data.areas.get(code).level != step.levels[-1]:
-        opened = replace(state, area=code, page=0, attempts=0)
+        opened = state.evolve(area=code, page=0, attempts=0)
         return Turn(opened, render(flow, texts, opened, limit=limit, data=data))
-    return _save(flow, texts, replace(state, area=""), step, code, limit, data)
+    return _save(flow, texts, state.evolve(area=""), step, code, limit, data)
 
 
 def _answer_reports(
@@ -360,16 +375,16 @@ def _answer_reports(
     if not state.pick:
         line = own_reports.find(data.reports, value)
         if line is not None and line.reopenable:
-            asking = replace(state, pick=value, page=0, attempts=0)
+            asking = state.evolve(pick=value, page=0, attempts=0)
             return Turn(asking, render(flow, texts, asking, limit=limit, data=data))
         answers = {**state.answers, str(step.result): value} if step.result else state.answers
-        shown_detail = replace(state, pick=value, answers=answers, done=True, attempts=0)
+        shown_detail = state.evolve(pick=value, answers=answers, done=True, attempts=0)
         events: tuple[Event, ...] = (RunCompleted(shown_detail),)
         if step.result:
             events = (AnswerRecorded(step.result, value, step.id), *events)
         return Turn(shown_detail, render(flow, texts, shown_detail, limit=limit, data=data), events)
     if value == own_reports.BACK:
-        listing = replace(state, pick="", page=0, attempts=0)
+        listing = state.evolve(pick="", page=0, attempts=0)
         return Turn(listing, render(flow, texts, listing, limit=limit, data=data))
     answers = dict(state.answers)
     recorded: tuple[Event, ...] = (AnswerRecorded(own_reports.REOPEN, "yes", step.id),)
@@ -377,7 +392,7 @@ def _answer_reports(
         answers[step.result] = state.pick
         recorded = (AnswerRecorded(step.result, state.pick, step.id), *recorded)
     answers[own_reports.REOPEN] = "yes"
-    moved = replace(state, answers=answers, pick="")
+    moved = state.evolve(answers=answers, pick="")
     return _enter(flow, texts, moved, step.next_step(answers), recorded, limit, data)
 
 
@@ -401,11 +416,11 @@ def _enter(
 ) -> Turn:
     if step_id is None or step_id not in flow.steps:
         raise FlowBroken(f'step "{state.step}" leads to no known step ({step_id!r})')
-    entered = replace(state, step=step_id, page=0, attempts=0, area="", pick="")
+    entered = state.evolve(step=step_id, page=0, attempts=0, area="", pick="")
     if flow.steps[step_id].type == "end" or (
         flow.steps[step_id].type == "reports" and not data.reports
     ):  # an end step, or "My reports" with nothing to list: the END screen says so
-        entered = replace(entered, done=True)
+        entered = entered.evolve(done=True)
         events += (RunCompleted(entered),)
     return Turn(entered, render(flow, texts, entered, limit=limit, data=data), events)
 
@@ -429,11 +444,11 @@ def _navigate(
     pages = layout.pages(flow, texts, step, state.language, quoted, limit)
     page = min(state.page, len(pages) - 1)
     if reply == "98" and pages[page].has_more:
-        return replace(state, page=page + 1)
+        return state.evolve(page=page + 1)
     if reply == "0" and pages[page].has_back:
-        return replace(state, page=page - 1)
+        return state.evolve(page=page - 1)
     if reply == "0" and page == 0 and state.area:
-        return replace(state, area=area_parent(state, data), page=0, attempts=0)
+        return state.evolve(area=area_parent(state, data), page=0, attempts=0)
     return None
 
 
@@ -442,10 +457,10 @@ def _reject(
 ) -> Turn:
     attempts = state.attempts + 1
     if attempts >= flow.max_attempts:
-        ended = replace(state, attempts=attempts, done=True)
+        ended = state.evolve(attempts=attempts, done=True)
         screen = layout.end_screen(flow, texts, "too_many_attempts", state.language, limit)
         return Turn(ended, screen, (RunAbandoned(ended, "too_many_attempts"),))
-    retry = replace(state, attempts=attempts)
+    retry = state.evolve(attempts=attempts)
     error = layout.system_text(flow, texts, parsed.error, state.language, **parsed.values)
     return Turn(retry, render(flow, texts, retry, error, limit=limit, data=data))
 
@@ -461,10 +476,10 @@ def _answer_resume(
 ) -> Turn:
     parsed = parse_choice(text, Spec(layout.resume_menu(flow, texts, state.language)))
     if isinstance(parsed, Accepted) and parsed.value == "continue":
-        continued = replace(state, pending=None)
+        continued = state.evolve(pending=None)
         return Turn(continued, render(flow, texts, continued, limit=limit, data=data))
     if isinstance(parsed, Accepted):
-        restarted = replace(state, pending=None)
+        restarted = state.evolve(pending=None)
         return _restart(flow, texts, restarted, "restarted", fresh_run_id, limit, data)
     error = layout.system_text(flow, texts, "invalid_choice", state.language)
     return Turn(state, render(flow, texts, state, error, limit=limit, data=data))

@@ -179,11 +179,62 @@ def pages(
     `limit` is a screen's size: USSD's 182 by default; SMS passes a whole message's worth, so
     a menu arrives in one message with every option.
     """
+    if quotes_nothing(flow, texts, step, language):  # the same pages every time: laid out once
+        return list(_memo.get((flow, texts, step), ("pages", language, limit),
+                              lambda: _pages(flow, texts, step, language, {}, limit)))
+    return list(_pages(flow, texts, step, language, quoted, limit))
+
+
+def _pages(
+    flow: Flow,
+    texts: SystemTexts,
+    step: Step,
+    language: str,
+    quoted: Mapping[str, str],
+    limit: int,
+) -> tuple[Page, ...]:
     top = header(flow, texts, step, language, quoted)
     labels = tuple(choice.label for choice in menu(flow, texts, step, language))
     more = system_text(flow, texts, "more", language)
     back = system_text(flow, texts, "back", language)
-    return list(_paginated(top, labels, more, back, limit, reserve(flow, texts, step, language)))
+    return _paginated(top, labels, more, back, limit, reserve(flow, texts, step, language))
+
+
+def quotes_nothing(flow: Flow, texts: SystemTexts, step: Step, language: str) -> bool:
+    """True when the step's prompt (or end text) in `language` quotes no earlier answer."""
+    def probe() -> bool:
+        asked = _Probe()
+        header(flow, texts, step, language, asked)
+        return not asked.asked
+
+    return _memo.get((flow, texts, step), ("quotes nothing", language), probe)
+
+
+class _Probe(Mapping[str, str]):
+    """An empty mapping that notes whether a `{placeholder}` was looked up in it."""
+
+    def __init__(self) -> None:
+        self.asked = False
+
+    def __getitem__(self, key: str) -> str:
+        self.asked = True
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        self.asked = True
+        return False
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+def remember(objects: tuple[object, ...], values: tuple[object, ...],
+             compute: Callable[[], T]) -> T:
+    """`compute()`, kept by the identity of `objects` (frozen flow data) and by `values`."""
+    return _memo.get(objects, values, compute)
 
 
 @lru_cache(maxsize=2048)

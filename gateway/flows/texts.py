@@ -31,6 +31,7 @@ SYSTEM_TEXTS: dict[str, frozenset[str]] = {
     "resume_restart": frozenset(),
     "unavailable": frozenset(),
     "apology": frozenset(),
+    "too_many_starts": frozenset(),  # USSD: over ussd.per_number_starts_per_minute
     "skip": frozenset(),
     # SMS only: keyword help, STOP/START confirmations, the hint under a menu
     "sms_help": frozenset({"keywords"}),
