@@ -246,7 +246,7 @@ def _round(value: float | None) -> float | None:
 
 def notes(args: argparse.Namespace, bench: Bench, batch: int) -> list[str]:
     return [
-        f"Invites go out in send_batch jobs of {batch} (outbox.batch_size, capped at 2 s of the "
+        f"Invites go out in send_batch jobs of {batch} (outbox.batch_size, capped at 0.5 s of the "
         "throttle); Africa's Talking gets one HTTP call per job (one text, many recipients). "
         "Workers run jobs in their own process (RQ's SimpleWorker).",
         "The provider throttle (outbox.africastalking_per_second, 50/s by default) is raised to "

@@ -98,7 +98,7 @@ SEND_BATCH = "gateway.outbox.send_batch"
 BATCH_JOB_TIMEOUT = 600  # seconds; a job killed by RQ mid-send leaves a claim the sweeper settles
 FAILED_JOB_TTL = 7 * 86400
 ENQUEUE_CHUNK = 200  # jobs per pipelined Redis transaction
-BULK_JOB_SECONDS = 2.0  # a bulk job carries at most this long of its provider's throttle
+BULK_JOB_SECONDS = 0.5  # a bulk job carries at most this long of its provider's throttle
 SWEEP_LIMIT = 500  # rows looked at per sweep and state; the next sweep takes the rest
 LIVE_JOB = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED, JobStatus.STARTED}
 
@@ -181,14 +181,17 @@ def queue_messages(
 def bulk_job_size(settings: Settings, provider: str) -> int:
     """Messages per `send_batch` job: `outbox.batch_size`, but never more than
     BULK_JOB_SECONDS of the provider's throttle, so a worker is not tied up in one bulk job
-    for long while replies to citizens wait (50/s: 100 a job, sent in Africa's Talking calls of
-    25, `throttle.bulk_call_size`; an account allowed 1,000/s: batch_size, 500 by default, one
-    call each).
+    for long while replies to citizens wait (50/s: 25 a job, one Africa's Talking call, the
+    same half second as `throttle.bulk_call_size`; an account allowed 1,000/s or more:
+    batch_size, 500 by default, one call each).
 
-    A reply waits for the first worker to finish its current job: bench/broadcast.py measured
-    its p99 at about 0.3 s with jobs of 250, 0.7 s with 500 and 1.5 s with 1,000 while 100,000
+    A reply waits for the first worker to finish its current job, so at most half a second at
+    any rate. At high rates the job size is batch_size: bench/broadcast.py measured a reply's
+    p99 at about 0.3 s with jobs of 250, 0.7 s with 500 and 1.5 s with 1,000 while 100,000
     invites drained, against 3,500, 3,800 and 4,000 invites/s (one run each, 4 workers on a
-    busy 2-core machine): 500 keeps replies well under a second and most of the throughput."""
+    busy 2-core machine): 500 keeps replies well under a second and most of the throughput.
+    At 50/s, jobs of 100 (two seconds) made a reply wait up to 2 s for a worker; four times as
+    many jobs of 25 cost nothing a 50/s drain would notice."""
     rate = _rate(settings, provider)
     return max(1, min(settings.outbox.batch_size, int(rate * BULK_JOB_SECONDS)))
 
