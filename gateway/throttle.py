@@ -39,8 +39,9 @@ REPLY_HEADROOM_SECONDS = 0.1  # of the rate, left in the bucket by bulk for repl
 BULK_CALL_SECONDS = 0.5  # at most this much of the rate taken (and sent) by bulk at once
 BULK_POLL_MIN_SECONDS = 0.005  # shortest sleep between two asks of a bulk caller
 
-# KEYS[1] bucket hash; ARGV: rate (tokens/s), tokens wanted. Returns the wait in microseconds.
-RESERVE_LUA = """
+# Both scripts begin here: KEYS[1] bucket hash; ARGV[1] rate (tokens/s), ARGV[2] tokens wanted.
+# Sets t (Redis's clock, in microseconds), rate, want, and `tokens` as the bucket holds them now.
+REFILL_LUA = """
 local now = redis.call('TIME')
 local t = tonumber(now[1]) * 1000000 + tonumber(now[2])
 local rate = tonumber(ARGV[1])
@@ -52,6 +53,10 @@ if tokens == nil or at == nil then
   tokens, at = rate, t
 end
 tokens = math.min(rate, tokens + (t - at) * rate / 1000000)
+"""
+
+# Reserve (replies): takes the tokens, into debt if need be. Returns the wait in microseconds.
+RESERVE_LUA = REFILL_LUA + """
 tokens = tokens - want
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(t))
 local idle_ms = math.ceil(math.max(0, -tokens) / rate * 1000) + 2000
@@ -62,23 +67,12 @@ end
 return math.ceil(-tokens / rate * 1000000)
 """
 
-# KEYS[1] bucket hash; ARGV: rate (tokens/s), tokens wanted, headroom (tokens left for
-# replies). Takes the tokens only if the bucket holds them plus the headroom (never more than
-# a full bucket is asked for: a call bigger than the bucket takes it full, as a reply would).
+# Take for bulk; ARGV[3]: the headroom (tokens left for replies). Takes the tokens only if the
+# bucket holds them plus the headroom (never more than a full bucket is asked for: a call
+# bigger than the bucket takes it full, as a reply would).
 # Returns 0 when taken, else the microseconds until the bucket would hold them (nothing taken).
-TAKE_BULK_LUA = """
-local now = redis.call('TIME')
-local t = tonumber(now[1]) * 1000000 + tonumber(now[2])
-local rate = tonumber(ARGV[1])
-local want = tonumber(ARGV[2])
+TAKE_BULK_LUA = REFILL_LUA + """
 local headroom = tonumber(ARGV[3])
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens = tonumber(state[1])
-local at = tonumber(state[2])
-if tokens == nil or at == nil then
-  tokens, at = rate, t
-end
-tokens = math.min(rate, tokens + (t - at) * rate / 1000000)
 local needed = math.min(want + headroom, rate)
 if tokens < needed then
   return math.max(1, math.ceil((needed - tokens) / rate * 1000000))

@@ -42,8 +42,10 @@ def test_a_connection_cut_mid_call_sends_each_invite_once(
     emulator_port = int(emulator.url.rsplit(":", 1)[1])
     proxy = TcpProxy("127.0.0.1", emulator_port)
     server = private_redis()
+    # A send refused at connect is retried a second later (production: 5, 15, 60 s ...); the
+    # tests' default of no pause would spend all six attempts inside the one-second outage.
     env = fault_environ(redis_url=server.url, database_url=database_url, tmp_path=tmp_path,
-                        emulator_url=f"http://127.0.0.1:{proxy.port}")
+                        emulator_url=f"http://127.0.0.1:{proxy.port}", retry_intervals="1")
     env.update({"GATEWAY_AFRICASTALKING_TIMEOUT_SECONDS": "10",  # longer than the hold
                 "GATEWAY_TWILIO_TIMEOUT_SECONDS": "10", "GATEWAY_OUTBOX_SEND_LEASE_SECONDS": "12"})
     settings = load_settings(env)
@@ -66,8 +68,12 @@ def test_a_connection_cut_mid_call_sends_each_invite_once(
             time.sleep(REFUSED_SECONDS)
             proxy.restore()
 
-        wait_for(lambda: all_settled(db_engine, total) and len(emulator.sent()) >= total, 90,
-                 "every invite to settle")
+        try:
+            wait_for(lambda: all_settled(db_engine, total) and len(emulator.sent()) >= total, 90,
+                     "every invite to settle")
+        except AssertionError as error:
+            raise AssertionError(f"{error}: outbox {dict(statuses(db_engine))}, "
+                                 f"emulator {len(emulator.sent())} of {total}") from None
         elapsed = time.monotonic() - started
         found, lost, unknown = figures(db_engine, emulator)
     finally:
