@@ -8,6 +8,11 @@ the emulator records it when its hold ends) and refuses new ones for a second be
 forwards again. A call cut after its request went out may have been taken, so it must never be
 sent again: Twilio can be asked and is; Africa's Talking cannot, so those recipients are flagged
 "unknown" for a person to look at. A call refused at connect sent nothing and goes out later.
+
+A call that starts just as the proxy cuts (its connection open, the request written, then
+closed) looks the same to the worker as the held one, though the emulator never got it: it is
+flagged "unknown" too, and that is the guarantee: never twice, and never silently lost (every
+invite is sent once, or flagged "unknown" and sent at most once).
 """
 
 from __future__ import annotations
@@ -69,7 +74,9 @@ def test_a_connection_cut_mid_call_sends_each_invite_once(
             proxy.restore()
 
         try:
-            wait_for(lambda: all_settled(db_engine, total) and len(emulator.sent()) >= total, 90,
+            # settled, and the held calls' holds over (the emulator records them as they end)
+            wait_for(lambda: all_settled(db_engine, total)
+                     and set(victims.values()) <= {m["to"] for m in emulator.sent()}, 90,
                      "every invite to settle")
         except AssertionError as error:
             raise AssertionError(f"{error}: outbox {dict(statuses(db_engine))}, "
@@ -78,12 +85,16 @@ def test_a_connection_cut_mid_call_sends_each_invite_once(
         found, lost, unknown = figures(db_engine, emulator)
     finally:
         proxy.close()
-    print(f"\nprovider connection cut mid-call, twice: {found} in {elapsed:.1f} s "
-          f"(proxy connections {proxy.connections}); outbox {dict(statuses(db_engine))}")
+    silently_lost = lost - unknown  # not at the provider, and nobody told
+    print(f"\nprovider connection cut mid-call, twice: {found} silently_lost={len(silently_lost)} "
+          f"in {elapsed:.1f} s (proxy connections {proxy.connections}); "
+          f"outbox {dict(statuses(db_engine))}")
 
-    assert (found.sent, found.unique, found.lost, found.doubled) == (total, total, 0, 0)
-    # Twilio was asked about its interrupted message; Africa's Talking's recipients of the
-    # interrupted call are "unknown" (they did get it, as the emulator shows), and no one else.
+    assert found.doubled == 0 and found.sent == found.unique
+    assert silently_lost == set()
+    assert set(statuses(db_engine)) <= {"sent", "unknown"}
+    # Twilio was asked about its interrupted messages, so none is left unsure; the recipients of
+    # Africa's Talking's held call are "unknown" (they did get it, as the emulator shows).
     twilio_numbers = set(numbers[:TWILIO_CONTACTS])
     assert victims["africastalking"] in unknown and not unknown & twilio_numbers
-    assert len(unknown) <= settings.outbox.batch_size
+    assert len(unknown) <= 2 * settings.outbox.batch_size  # the held call, and one cut in passing
