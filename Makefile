@@ -37,7 +37,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 
 # Starts its own Redis, database, emulator, web and worker; prints one table, writes bench/RESULTS.md.
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/run.py
 
 $(BIN)/python:

@@ -29,6 +29,7 @@ from pathlib import Path
 from types import TracebackType
 
 import httpx
+import psutil
 import psycopg
 import redis
 from sqlalchemy import make_url
@@ -65,23 +66,11 @@ def wait_for(condition: Callable[[], bool], what: str, process: Child | None = N
 
 
 def descendants(pid: int) -> list[int]:
-    """Every live process below `pid`, from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
+    """Every live process below `pid` (psutil reads the process table)."""
+    try:
+        return [child.pid for child in psutil.Process(pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
 
 
 @dataclass

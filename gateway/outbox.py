@@ -207,32 +207,46 @@ def add_message(session: Session, settings: Settings, new: NewMessage) -> Outbou
     earlier = _earlier(session, new.dedupe_key)
     if earlier is not None:
         return earlier
+    opted_out = new.kind != "notice" and _opted_out(session, new.contact_pseudonym)
+    message = OutboundMessage(**message_values(settings, new, opted_out=opted_out))
+    session.add(message)
+    session.flush()
+    return message
+
+
+def message_values(
+    settings: Settings, new: NewMessage, *, opted_out: bool, number_encrypted: str | None = None
+) -> dict[str, Any]:
+    """The columns of `new`'s outbound_message row: text prepared, encoding, segments, cost;
+    "failed" with reason "opted out" when `opted_out` (a notice is sent regardless).
+
+    `number_encrypted`: the number already encrypted (the inbound SMS path has the contact's);
+    by default `new.number_e164` is encrypted here."""
     text = prepare(new.text, transliterate=settings.sms.transliterate)
     encoding = analyse(text)
     if encoding.segments == 0:
         raise ValueError("an SMS needs some text")
     now = datetime.now(UTC)
-    message = OutboundMessage(
-        contact_pseudonym=new.contact_pseudonym,
-        number_encrypted=encrypt_number(new.number_e164, settings.secret_key),
-        provider=new.provider,
-        sender=new.sender,
-        text=text,
-        kind=new.kind,
-        priority=new.priority or DEFAULT_PRIORITY[new.kind],
-        status="queued",
-        encoding=encoding.encoding,
-        segments=encoding.segments,
-        cost_estimate=round(encoding.segments * segment_price(settings, new.provider), 6),
-        dedupe_key=new.dedupe_key,
-        created_at=now,
-        updated_at=now,
-    )
-    if new.kind != "notice" and _opted_out(session, new.contact_pseudonym):
-        message.status, message.failure_reason = "failed", "opted out"
-    session.add(message)
-    session.flush()
-    return message
+    values: dict[str, Any] = {
+        "contact_pseudonym": new.contact_pseudonym,
+        "number_encrypted": number_encrypted or encrypt_number(new.number_e164,
+                                                               settings.secret_key),
+        "provider": new.provider,
+        "sender": new.sender,
+        "text": text,
+        "kind": new.kind,
+        "priority": new.priority or DEFAULT_PRIORITY[new.kind],
+        "status": "queued",
+        "encoding": encoding.encoding,
+        "segments": encoding.segments,
+        "cost_estimate": round(encoding.segments * segment_price(settings, new.provider), 6),
+        "dedupe_key": new.dedupe_key,
+        "created_at": now,
+        "updated_at": now,
+    }
+    if opted_out and new.kind != "notice":
+        values.update(status="failed", failure_reason="opted out")
+    return values
 
 
 def segment_price(settings: Settings, provider: str) -> float:

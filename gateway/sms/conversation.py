@@ -75,7 +75,6 @@ from gateway.reports.reference import reference_for
 from gateway.reports.service import ReopenRefused, ReportContext, find, reopen, status_for
 from gateway.sessions import StoredRun, finished_entry
 from gateway.sms import rate_limit, sessions
-from gateway.sms.encoding import analyse, prepare
 from gateway.sms.keywords import command, fold, match_keyword
 from gateway.sms.sessions import Change, Loaded
 
@@ -327,30 +326,12 @@ _INSERT_INBOUND = insert(InboundMessage.__table__)  # type: ignore[attr-defined]
 def _reply_row(
     settings: Settings, sms: InboundSms, contact: str, reply: Reply, number: str, opted_out: bool
 ) -> dict[str, object]:
-    """The outbound_message row of one reply, as `outbox.add_message` builds it."""
-    text = prepare(reply.text, transliterate=settings.sms.transliterate)
-    encoding = analyse(text)
-    if encoding.segments == 0:
-        raise ValueError("an SMS needs some text")
-    now = datetime.now(UTC)
+    """The outbound_message row of one reply, every column (a plain INSERT fills no defaults)."""
+    new = outbox.NewMessage(contact, sms.sender, sms.provider, reply.text, kind=reply.kind,
+                            priority="high", sender=sms.to)
     values = row_defaults(OutboundMessage)
-    values.update(
-        contact_pseudonym=contact,
-        number_encrypted=number,
-        provider=sms.provider,
-        sender=sms.to,
-        text=text,
-        kind=reply.kind,
-        priority="high",
-        status="queued",
-        encoding=encoding.encoding,
-        segments=encoding.segments,
-        cost_estimate=round(encoding.segments * outbox.segment_price(settings, sms.provider), 6),
-        created_at=now,
-        updated_at=now,
-    )
-    if reply.kind != "notice" and opted_out:
-        values.update(status="failed", failure_reason="opted out")
+    values.update(outbox.message_values(settings, new, opted_out=opted_out,
+                                        number_encrypted=number or None))
     return values
 
 
